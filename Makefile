@@ -1,0 +1,56 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper they call.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions graph lock clean
+
+$(STAMP): requirements/dev.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded default: SQLite file under var/, Celery tasks run eagerly, e-mail to the console, demo accounts.
+run: export DEBUG ?= true
+run: export DEMO_MODE ?= true
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# The whole suite. Against PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL are set (as in CI);
+# tests that need them skip with their reason elsewhere, and fail instead when REQUIRE_SERVICES=1.
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	DEBUG=true $(VENV)/bin/mypy .
+
+# Benchmarks (not tests): seeding speed and transition throughput. BENCH_DOSSIERS sets the size.
+BENCH_DOSSIERS ?= 20000
+bench: bench-seed bench-transitions
+bench-seed: install
+	DEBUG=true $(PY) bench/seed_scale.py --dossiers $(BENCH_DOSSIERS)
+bench-transitions: install
+	DEBUG=true $(PY) bench/transitions.py
+
+# The state machine's graph, kept in docs/.
+graph: install
+	DEBUG=true $(PY) manage.py graph_transitions prescriptions.Dossier > docs/dossier-states.dot
+
+# Re-pin dependencies after editing pyproject.toml (needs `pip install uv`).
+lock:
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements/base.lock
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,159 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    AssistantAssignment,
+    CounsellorSupervision,
+    Department,
+    Establishment,
+    Laboratory,
+    LaboratoryMembership,
+    RcpBody,
+    RcpMembership,
+    ReferenceCentre,
+    Region,
+    Territory,
+    User,
+)
+
+
+class LaboratoryMembershipInline(admin.TabularInline):
+    model = LaboratoryMembership
+    extra = 0
+
+
+class RcpMembershipInline(admin.TabularInline):
+    model = RcpMembership
+    extra = 0
+    autocomplete_fields = ["rcp"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        (_("Exercice"), {"fields": ("rpps", "establishment")}),
+    )
+    list_display = ("username", "last_name", "first_name", "email", "establishment", "roles", "is_active")
+    list_filter = ("groups", "is_active", "is_staff", "establishment__department__region")
+    search_fields = ("username", "last_name", "first_name", "email", "rpps")
+    autocomplete_fields = ["establishment"]
+    inlines = [RcpMembershipInline, LaboratoryMembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("establishment").prefetch_related("groups")
+
+    @admin.display(description=_("rôles"))
+    def roles(self, obj):
+        return ", ".join(g.name for g in obj.groups.all())
+
+
+class DepartmentInline(admin.TabularInline):
+    model = Department
+    extra = 0
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "overseas", "laboratory")
+    list_filter = ("overseas", "territory__laboratory")
+    search_fields = ("name", "code")
+    inlines = [DepartmentInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("territory__laboratory")
+
+    @admin.display(description=_("laboratoire"))
+    def laboratory(self, obj):
+        territory = getattr(obj, "territory", None)
+        return territory.laboratory if territory else "—"
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "region")
+    list_filter = ("region",)
+    search_fields = ("code", "name")
+    list_select_related = ("region",)
+
+
+@admin.register(Establishment)
+class EstablishmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "finess", "kind", "city", "department")
+    list_filter = ("kind", "department__region")
+    search_fields = ("name", "finess", "city")
+    list_select_related = ("department",)
+    autocomplete_fields = ["department"]
+
+
+@admin.register(ReferenceCentre)
+class ReferenceCentreAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "filiere", "establishment")
+    list_filter = ("kind", "filiere")
+    search_fields = ("name", "filiere", "establishment__name")
+    list_select_related = ("establishment",)
+    autocomplete_fields = ["establishment"]
+
+
+class TerritoryInline(admin.TabularInline):
+    model = Territory
+    extra = 0
+
+
+@admin.register(Laboratory)
+class LaboratoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "city", "eprescription_tool")
+    search_fields = ("name", "code")
+    inlines = [TerritoryInline, LaboratoryMembershipInline]
+
+
+@admin.register(Territory)
+class TerritoryAdmin(admin.ModelAdmin):
+    list_display = ("region", "laboratory", "disputed", "note")
+    list_filter = ("laboratory", "disputed", "region__overseas")
+    list_editable = ("laboratory",)
+    search_fields = ("region__name",)
+    list_select_related = ("region", "laboratory")
+
+
+@admin.register(RcpBody)
+class RcpBodyAdmin(admin.ModelAdmin):
+    list_display = ("name", "city", "scope", "multi_theme_rare_disease", "wait_warning_days")
+    list_filter = ("scope", "multi_theme_rare_disease")
+    search_fields = ("name", "city")
+    autocomplete_fields = ["establishment"]
+    inlines = [RcpMembershipInline]
+
+
+@admin.register(RcpMembership)
+class RcpMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "rcp", "function")
+    list_filter = ("function", "rcp")
+    search_fields = ("user__username", "user__last_name", "rcp__name")
+    list_select_related = ("user", "rcp")
+    autocomplete_fields = ["user", "rcp"]
+
+
+@admin.register(LaboratoryMembership)
+class LaboratoryMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "laboratory", "function")
+    list_filter = ("function", "laboratory")
+    search_fields = ("user__username", "user__last_name")
+    list_select_related = ("user", "laboratory")
+    autocomplete_fields = ["user"]
+
+
+@admin.register(AssistantAssignment)
+class AssistantAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("assistant",)
+    search_fields = ("assistant__username", "assistant__last_name")
+    autocomplete_fields = ["assistant", "sites", "departments", "prescribers"]
+
+
+@admin.register(CounsellorSupervision)
+class CounsellorSupervisionAdmin(admin.ModelAdmin):
+    list_display = ("counsellor", "geneticist")
+    search_fields = ("counsellor__username", "geneticist__username")
+    list_select_related = ("counsellor", "geneticist")
+    autocomplete_fields = ["counsellor", "geneticist"]

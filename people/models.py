@@ -1,0 +1,285 @@
+"""People and organisations: users and their roles, places, establishments, laboratories, RCP-FMG bodies.
+
+Every other app depends on this one; it depends on none of them.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """The roles a user may hold. Each is a Django group (created by a migration) carrying model permissions;
+    the scope of a role (which RCP, which laboratory, which prescribers) lives in the membership models."""
+
+    PRESCRIBER = "prescriber", _("Prescripteur")
+    PRESCRIPTION_ASSISTANT = "prescription_assistant", _("Assistant·e de prescription")
+    GENETIC_COUNSELLOR = "genetic_counsellor", _("Conseiller·ère en génétique")
+    RCP_MEMBER = "rcp_member", _("Membre de RCP-FMG")
+    LABORATORY_STAFF = "laboratory_staff", _("Personnel de laboratoire")
+    BIOLOGIST = "biologist", _("Biologiste")
+    NATIONAL_COORDINATION = "national_coordination", _("Coordination nationale")
+    ADMINISTRATOR = "administrator", _("Administrateur")
+
+
+class User(AbstractUser):
+    rpps = models.CharField(
+        _("numéro RPPS"),
+        max_length=11,
+        blank=True,
+        validators=[RegexValidator(r"^\d{11}$", _("Le numéro RPPS compte 11 chiffres."))],
+        help_text=_("Répertoire partagé des professionnels de santé (prescripteurs)."),
+    )
+    establishment = models.ForeignKey(
+        "people.Establishment",
+        verbose_name=_("établissement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+    )
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        constraints = [
+            models.UniqueConstraint(fields=["rpps"], condition=~Q(rpps=""), name="user_rpps_unique"),
+        ]
+
+    def __str__(self) -> str:
+        full = self.get_full_name()
+        return full or self.username
+
+    def has_role(self, role: str) -> bool:
+        # Prefetch-friendly: uses the cached groups when they were prefetched.
+        return any(group.name == role for group in self.groups.all())
+
+
+class Region(models.Model):
+    code = models.CharField(_("code INSEE"), max_length=3, unique=True)
+    name = models.CharField(_("nom"), max_length=100, unique=True)
+    overseas = models.BooleanField(_("outre-mer"), default=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("région")
+        verbose_name_plural = _("régions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Department(models.Model):
+    code = models.CharField(_("code"), max_length=3, unique=True)
+    name = models.CharField(_("nom"), max_length=100)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="departments")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("département")
+        verbose_name_plural = _("départements")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Establishment(models.Model):
+    class Kind(models.TextChoices):
+        CHU = "chu", _("Centre hospitalier universitaire")
+        CH = "ch", _("Centre hospitalier")
+        CLCC = "clcc", _("Centre de lutte contre le cancer")
+        PRIVATE = "private", _("Établissement privé")
+        OTHER = "other", _("Autre")
+
+    finess = models.CharField(
+        _("numéro FINESS"),
+        max_length=9,
+        unique=True,
+        validators=[RegexValidator(r"^[0-9]{2}[0-9AB][0-9]{6}$", _("Le numéro FINESS compte 9 caractères."))],
+    )
+    name = models.CharField(_("nom"), max_length=200)
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.CHU)
+    city = models.CharField(_("ville"), max_length=100)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="establishments")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("établissement")
+        verbose_name_plural = _("établissements")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})"
+
+
+class ReferenceCentre(models.Model):
+    """A rare-disease reference (CRMR) or competence (CCMR) centre, attached to an establishment."""
+
+    class Kind(models.TextChoices):
+        CRMR = "crmr", _("Centre de référence maladies rares")
+        CCMR = "ccmr", _("Centre de compétence maladies rares")
+
+    name = models.CharField(_("nom"), max_length=200)
+    kind = models.CharField(_("type"), max_length=4, choices=Kind.choices)
+    filiere = models.CharField(_("filière de santé"), max_length=100, blank=True)
+    establishment = models.ForeignKey(Establishment, on_delete=models.PROTECT, related_name="reference_centres")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("centre de référence ou de compétence")
+        verbose_name_plural = _("centres de référence ou de compétence")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "establishment"], name="reference_centre_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"
+
+
+class Laboratory(models.Model):
+    """A very-high-throughput sequencing laboratory of the plan (LBM-FMG): AURAGEN or SeqOIA."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("nom"), max_length=100)
+    city = models.CharField(_("ville"), max_length=100)
+    eprescription_tool = models.CharField(_("outil de e-prescription"), max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("laboratoire FMG")
+        verbose_name_plural = _("laboratoires FMG")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Territory(models.Model):
+    """Which laboratory serves a region. Admin-editable: no official table was found, and sources disagree
+    for some regions (``disputed``)."""
+
+    region = models.OneToOneField(Region, on_delete=models.PROTECT, related_name="territory")
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="territories")
+    disputed = models.BooleanField(
+        _("attribution discutée"), default=False, help_text=_("Les sources publiques divergent pour cette région.")
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["region__name"]
+        verbose_name = _("territoire")
+        verbose_name_plural = _("territoires")
+
+    def __str__(self) -> str:
+        return f"{self.region} → {self.laboratory}"
+
+
+class LaboratoryMembership(models.Model):
+    class Function(models.TextChoices):
+        STAFF = "staff", _("Personnel de laboratoire")
+        BIOLOGIST = "biologist", _("Biologiste habilité·e")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="laboratory_memberships")
+    laboratory = models.ForeignKey(Laboratory, on_delete=models.CASCADE, related_name="memberships")
+    function = models.CharField(_("fonction"), max_length=20, choices=Function.choices)
+
+    class Meta:
+        verbose_name = _("membre d'un laboratoire")
+        verbose_name_plural = _("membres des laboratoires")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "laboratory"], name="laboratory_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.laboratory} ({self.get_function_display()})"
+
+
+class RcpBody(models.Model):
+    """An RCP-FMG (multidisciplinary meeting body) that may validate prescriptions."""
+
+    class Scope(models.TextChoices):
+        LOCAL = "local", _("Locale")
+        INTERREGIONAL = "interregional", _("Interrégionale")
+        NATIONAL = "national", _("Nationale")
+
+    name = models.CharField(_("nom"), max_length=200, unique=True)
+    city = models.CharField(_("ville"), max_length=100)
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="rcp_bodies", null=True, blank=True
+    )
+    scope = models.CharField(_("périmètre"), max_length=20, choices=Scope.choices, default=Scope.LOCAL)
+    multi_theme_rare_disease = models.BooleanField(
+        _("RCP-FMG-MR génomique (multi-thématique)"),
+        default=False,
+        help_text=_("Peut valider toute pré-indication maladies rares."),
+    )
+    wait_warning_days = models.PositiveIntegerField(
+        _("alerte d'attente (jours)"), default=30, help_text=_("Délai d'attente au-delà duquel un dossier est signalé.")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("RCP-FMG")
+        verbose_name_plural = _("RCP-FMG")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RcpMembership(models.Model):
+    class Function(models.TextChoices):
+        COORDINATOR = "coordinator", _("Coordinateur·rice")
+        DEPUTY = "deputy", _("Suppléant·e")
+        MEMBER = "member", _("Membre")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="rcp_memberships")
+    rcp = models.ForeignKey(RcpBody, on_delete=models.CASCADE, related_name="memberships")
+    function = models.CharField(_("fonction"), max_length=20, choices=Function.choices)
+
+    class Meta:
+        verbose_name = _("membre d'une RCP-FMG")
+        verbose_name_plural = _("membres des RCP-FMG")
+        constraints = [models.UniqueConstraint(fields=["user", "rcp"], name="rcp_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.rcp} ({self.get_function_display()})"
+
+
+class AssistantAssignment(models.Model):
+    """A prescription assistant's perimeter: the sites they work on, the departments they cover and the
+    prescribers they assist."""
+
+    assistant = models.OneToOneField(User, on_delete=models.CASCADE, related_name="assistant_assignment")
+    sites = models.ManyToManyField(Establishment, verbose_name=_("sites"), related_name="assistants", blank=True)
+    departments = models.ManyToManyField(
+        Department, verbose_name=_("périmètre géographique"), related_name="assistants", blank=True
+    )
+    prescribers = models.ManyToManyField(
+        User, verbose_name=_("prescripteurs assistés"), related_name="assisted_by", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("périmètre d'assistant·e de prescription")
+        verbose_name_plural = _("périmètres d'assistant·e·s de prescription")
+
+    def __str__(self) -> str:
+        return str(self.assistant)
+
+
+class CounsellorSupervision(models.Model):
+    """A genetic counsellor holds consent consultations under a named geneticist's responsibility."""
+
+    counsellor = models.OneToOneField(User, on_delete=models.CASCADE, related_name="supervision")
+    geneticist = models.ForeignKey(User, on_delete=models.PROTECT, related_name="supervised_counsellors")
+
+    class Meta:
+        verbose_name = _("supervision de conseiller·ère en génétique")
+        verbose_name_plural = _("supervisions de conseiller·ère·s en génétique")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(counsellor=models.F("geneticist")), name="counsellor_not_own_geneticist"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.counsellor} ← {self.geneticist}"

@@ -1,0 +1,88 @@
+"""Writes on people and organisations: reference data loading and role grants."""
+
+from pathlib import Path
+
+import yaml
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .models import (
+    Department,
+    Laboratory,
+    LaboratoryMembership,
+    RcpBody,
+    RcpMembership,
+    Region,
+    Role,
+    Territory,
+    User,
+)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@transaction.atomic
+def load_places(*, path: Path = DATA_DIR / "places.yaml") -> int:
+    """Create or update regions and departments from the data file. Returns the number of departments."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    count = 0
+    for region_data in data["regions"]:
+        region, _ = Region.objects.update_or_create(
+            code=region_data["code"],
+            defaults={"name": region_data["name"], "overseas": bool(region_data.get("overseas", False))},
+        )
+        for dep in region_data["departments"]:
+            Department.objects.update_or_create(code=dep["code"], defaults={"name": dep["name"], "region": region})
+            count += 1
+    return count
+
+
+@transaction.atomic
+def load_laboratories(*, path: Path = DATA_DIR / "laboratories.yaml") -> int:
+    """Create the laboratories and, for regions not yet assigned, their territories.
+
+    An existing territory is left as it is: administrators may have reassigned it on purpose."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    created = 0
+    for lab_data in data["laboratories"]:
+        lab, _ = Laboratory.objects.update_or_create(
+            code=lab_data["code"],
+            defaults={
+                "name": lab_data["name"],
+                "city": lab_data["city"],
+                "eprescription_tool": lab_data.get("eprescription_tool", ""),
+            },
+        )
+        for entry in lab_data["regions"]:
+            _, was_created = Territory.objects.get_or_create(
+                region=Region.objects.get(code=entry["code"]),
+                defaults={
+                    "laboratory": lab,
+                    "disputed": bool(entry.get("disputed", False)),
+                    "note": entry.get("note", ""),
+                },
+            )
+            created += was_created
+    return created
+
+
+def grant_role(*, user: User, role: Role | str) -> None:
+    user.groups.add(Group.objects.get(name=Role(role).value))
+
+
+@transaction.atomic
+def add_to_laboratory(*, user: User, laboratory: Laboratory, function: str) -> LaboratoryMembership:
+    membership, _ = LaboratoryMembership.objects.update_or_create(
+        user=user, laboratory=laboratory, defaults={"function": function}
+    )
+    grant_role(user=user, role=Role.LABORATORY_STAFF)
+    if function == LaboratoryMembership.Function.BIOLOGIST:
+        grant_role(user=user, role=Role.BIOLOGIST)
+    return membership
+
+
+@transaction.atomic
+def add_to_rcp(*, user: User, rcp: RcpBody, function: str) -> RcpMembership:
+    membership, _ = RcpMembership.objects.update_or_create(user=user, rcp=rcp, defaults={"function": function})
+    grant_role(user=user, role=Role.RCP_MEMBER)
+    return membership

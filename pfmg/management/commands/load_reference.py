@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from people.services import load_laboratories, load_places
+from prescriptions.catalogue import DATA_FILE, import_file
+
+
+class Command(BaseCommand):
+    help = "Load the reference data shipped with the portal: places, laboratories and territories, catalogue."
+
+    def handle(self, *args, **options):
+        departments = load_places()
+        territories = load_laboratories()
+        result = import_file(DATA_FILE)
+        self.stdout.write(
+            f"Reference data: {departments} departments, {territories} new territories, pre-indications "
+            f"{len(result.created)} created / {len(result.revised)} revised / {len(result.unchanged)} unchanged."
+        )

@@ -1,0 +1,264 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from .catalogue import CatalogueError, revise_pre_indication
+from .models import (
+    Dossier,
+    DossierEvent,
+    DossierPerson,
+    Patient,
+    PreIndication,
+    PreIndicationDocument,
+    PreIndicationVersion,
+)
+from .services import TransitionRefused, actions_for, transition_dossier
+
+
+class PreIndicationVersionInline(admin.TabularInline):
+    model = PreIndicationVersion
+    fk_name = "pre_indication"
+    fields = ("number", "name", "status", "effective_from", "effective_to")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PreIndication)
+class PreIndicationAdmin(admin.ModelAdmin):
+    list_display = ("slug", "current_name", "category")
+    list_filter = ("category", "versions__status", "versions__filiere")
+    search_fields = ("slug", "versions__name", "versions__filiere")
+    filter_horizontal = ("rcp_bodies",)
+    inlines = [PreIndicationVersionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("versions").distinct()
+
+    @admin.display(description=_("nom (dernière version)"))
+    def current_name(self, obj):
+        latest = max(obj.versions.all(), key=lambda v: v.number, default=None)
+        return latest.name if latest else "—"
+
+
+class VersionRevisionForm(forms.ModelForm):
+    """Editing a version writes a new one: the version a dossier was prescribed under never changes."""
+
+    documents_text = forms.CharField(
+        label=_("Documents à joindre"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Un document par ligne ; ajoutez « (recommandé) » à la fin s'il n'est pas obligatoire."),
+    )
+    new_effective_from = forms.DateField(
+        label=_("Nouvelle version en vigueur à partir du"),
+        required=False,
+        help_text=_("Par défaut : aujourd'hui."),
+    )
+
+    class Meta:
+        model = PreIndicationVersion
+        fields = [
+            "name",
+            "filiere",
+            "validation_year",
+            "status",
+            "merged_into",
+            "conditional",
+            "presentation",
+            "criteria",
+            "genome_place",
+            "family_structures",
+            "trio_mandatory",
+            "trio_exceptions",
+            "sample_types",
+            "sources",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["documents_text"].initial = "\n".join(
+                d.label + ("" if d.required else " (recommandé)") for d in self.instance.documents.all()
+            )
+
+    def documents(self) -> list[dict]:
+        docs = []
+        for line in self.cleaned_data.get("documents_text", "").splitlines():
+            line = line.strip()
+            if line:
+                recommended = line.endswith("(recommandé)")
+                docs.append({"label": line.removesuffix("(recommandé)").strip(), "required": not recommended})
+        return docs
+
+
+@admin.register(PreIndicationVersion)
+class PreIndicationVersionAdmin(admin.ModelAdmin):
+    form = VersionRevisionForm
+    list_display = ("name", "pre_indication", "number", "status", "filiere", "effective_from", "effective_to")
+    list_filter = ("status", "pre_indication__category", "filiere", "conditional", "trio_mandatory")
+    search_fields = ("name", "pre_indication__slug", "filiere")
+    list_select_related = ("pre_indication",)
+    readonly_fields = ("pre_indication", "number", "effective_from", "effective_to")
+
+    def has_add_permission(self, request):
+        # New pre-indications arrive through `manage.py catalogue import`; new versions through this form.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        content = {name: form.cleaned_data.get(name) for name in form.Meta.fields}
+        content["merged_into"] = content["merged_into"].slug if content["merged_into"] else None
+        content["documents"] = form.documents()
+        try:
+            new = revise_pre_indication(
+                pre_indication=obj.pre_indication,
+                content=content,
+                effective_from=form.cleaned_data.get("new_effective_from"),
+            )
+        except CatalogueError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        self._saved = new
+        messages.info(request, _("Version %(n)s créée ; la version précédente reste inchangée.") % {"n": new.number})
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def response_change(self, request, obj):
+        return redirect(reverse("admin:prescriptions_preindicationversion_change", args=[self._saved.pk]))
+
+
+@admin.register(PreIndicationDocument)
+class PreIndicationDocumentAdmin(admin.ModelAdmin):
+    list_display = ("label", "version", "required")
+    search_fields = ("label", "version__name")
+    list_select_related = ("version",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("birth_name", "used_name", "first_names", "date_of_birth", "sex", "is_fetus", "is_deceased")
+    list_filter = ("sex", "is_fetus", "is_deceased")
+    search_fields = ("birth_name", "used_name", "first_names", "ins")
+
+
+class DossierPersonInline(admin.TabularInline):
+    model = DossierPerson
+    extra = 0
+    autocomplete_fields = ["patient"]
+
+
+class DossierEventInline(admin.TabularInline):
+    model = DossierEvent
+    verbose_name_plural = _("Chronologie")
+    fields = ("at", "actor", "transition", "from_status", "to_status", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+@admin.register(Dossier)
+class DossierAdmin(admin.ModelAdmin):
+    change_form_template = "admin/prescriptions/dossier/change_form.html"
+    list_display = ("reference", "status", "pre_indication_version", "prescriber", "establishment", "laboratory",
+                    "created_at")
+    list_filter = ("status", "laboratory", "pre_indication_version__pre_indication__category", "rcp")
+    search_fields = ("reference", "prescriber__last_name", "persons__patient__birth_name")
+    list_select_related = ("pre_indication_version", "prescriber", "establishment", "laboratory")
+    date_hierarchy = "created_at"
+    readonly_fields = ("reference", "status", "entered_by", "created_at", "updated_at")
+    autocomplete_fields = ["prescriber", "establishment"]
+    raw_id_fields = ["pre_indication_version"]
+    inlines = [DossierPersonInline, DossierEventInline]
+
+    def has_add_permission(self, request):
+        # A dossier is created by its prescriber (or their assistant) in the portal, never from the admin.
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/transition/<str:name>/",
+                self.admin_site.admin_view(self.transition_view),
+                name="prescriptions_dossier_transition",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if obj is not None:
+            extra_context["dossier_actions"] = actions_for(obj, request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def transition_view(self, request, object_id, name):
+        dossier = self.get_object(request, str(object_id))
+        if dossier is None or not self.has_view_or_change_permission(request, dossier):
+            raise Http404
+        action = next((a for a in actions_for(dossier, request.user) if a.name == name), None)
+        if action is None or not action.allowed:
+            reasons = action.reasons if action else [_("Action impossible au statut actuel.")]
+            messages.error(request, " ".join(str(r) for r in reasons))
+            return redirect(reverse("admin:prescriptions_dossier_change", args=[dossier.pk]))
+        form = TransitionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                transition_dossier(dossier=dossier, name=name, actor=request.user, reason=form.cleaned_data["reason"])
+            except TransitionRefused as exc:
+                form.add_error("reason", str(exc))
+            else:
+                messages.success(request, _("Action « %(label)s » enregistrée.") % {"label": action.label})
+                return redirect(reverse("admin:prescriptions_dossier_change", args=[dossier.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": dossier,
+            "action": action,
+            "form": form,
+            "title": action.label,
+        }
+        return TemplateResponse(request, "admin/prescriptions/dossier/transition.html", context)
+
+
+@admin.register(DossierEvent)
+class DossierEventAdmin(admin.ModelAdmin):
+    list_display = ("dossier", "at", "actor", "transition", "from_status", "to_status")
+    list_filter = ("transition", "to_status")
+    search_fields = ("dossier__reference",)
+    list_select_related = ("dossier", "actor")
+    date_hierarchy = "at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,118 @@
+"""Who may do what to a dossier: one source of truth for views, the API, the admin and the state machine.
+
+The state machine's ``permission=`` goes through ``transition_permission`` and tests the rule directly, so
+that no superuser shortcut can bypass a separation of duty (an administrator is not an RCP coordinator).
+"""
+
+import rules
+
+from django.utils.translation import gettext_lazy as _
+
+from people.models import AssistantAssignment, LaboratoryMembership, RcpMembership
+from people.rules import is_administrator, is_prescriber
+
+
+@rules.predicate
+def is_dossier_prescriber(user, dossier) -> bool:
+    return bool(dossier and user.is_authenticated and dossier.prescriber_id == user.pk)
+
+
+@rules.predicate
+def is_dossier_enterer(user, dossier) -> bool:
+    return bool(dossier and user.is_authenticated and dossier.entered_by_id == user.pk)
+
+
+@rules.predicate
+def assists_dossier_prescriber(user, dossier) -> bool:
+    if not (dossier and user.is_authenticated):
+        return False
+    return AssistantAssignment.objects.filter(assistant=user, prescribers=dossier.prescriber_id).exists()
+
+
+@rules.predicate
+def decides_for_dossier_rcp(user, dossier) -> bool:
+    """Coordinator or deputy of the RCP-FMG the dossier was submitted to."""
+    if not (dossier and dossier.rcp_id and user.is_authenticated):
+        return False
+    return RcpMembership.objects.filter(
+        user=user,
+        rcp_id=dossier.rcp_id,
+        function__in=[RcpMembership.Function.COORDINATOR, RcpMembership.Function.DEPUTY],
+    ).exists()
+
+
+@rules.predicate
+def works_at_dossier_laboratory(user, dossier) -> bool:
+    if not (dossier and dossier.laboratory_id and user.is_authenticated):
+        return False
+    return LaboratoryMembership.objects.filter(user=user, laboratory_id=dossier.laboratory_id).exists()
+
+
+@rules.predicate
+def is_biologist_of_dossier_laboratory(user, dossier) -> bool:
+    if not (dossier and dossier.laboratory_id and user.is_authenticated):
+        return False
+    return LaboratoryMembership.objects.filter(
+        user=user, laboratory_id=dossier.laboratory_id, function=LaboratoryMembership.Function.BIOLOGIST
+    ).exists()
+
+
+rcp_decision = decides_for_dossier_rcp & ~is_dossier_prescriber & ~is_dossier_enterer
+
+TRANSITION_RULES: dict[str, rules.Predicate] = {
+    "submit": is_dossier_prescriber & is_prescriber,
+    "request_more_info": rcp_decision,
+    "reject": rcp_decision,
+    "validate": rcp_decision,
+    "finalise": is_dossier_prescriber,
+    "ship_samples": is_dossier_prescriber | assists_dossier_prescriber,
+    "receive": works_at_dossier_laboratory,
+    "reject_samples": works_at_dossier_laboratory,
+    "start_sequencing": works_at_dossier_laboratory,
+    "start_analysis": works_at_dossier_laboratory,
+    "sign_report": is_biologist_of_dossier_laboratory,
+    "deliver_report": works_at_dossier_laboratory,
+    "close": is_dossier_prescriber | decides_for_dossier_rcp,
+    "cancel": is_dossier_prescriber | is_administrator,
+    "withdraw": is_dossier_prescriber | is_administrator,
+}
+
+# Why a user may not fire a transition, said to them in plain words.
+REFUSAL_MESSAGES: dict[str, str] = {
+    "submit": _("Seul le prescripteur du dossier peut le soumettre à la RCP."),
+    "request_more_info": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le "
+    "prescripteur ni l'auteur de la saisie, peut enregistrer cette décision."),
+    "reject": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur ni "
+    "l'auteur de la saisie, peut enregistrer cette décision."),
+    "validate": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur "
+    "ni l'auteur de la saisie, peut valider le dossier."),
+    "finalise": _("Seul le prescripteur du dossier peut finaliser la prescription."),
+    "ship_samples": _("Seuls le prescripteur et ses assistant·e·s de prescription peuvent déclarer l'expédition."),
+    "receive": _("Seul le personnel du laboratoire du dossier peut enregistrer la réception."),
+    "reject_samples": _("Seul le personnel du laboratoire du dossier peut déclarer un prélèvement non conforme."),
+    "start_sequencing": _("Seul le personnel du laboratoire du dossier peut lancer le séquençage."),
+    "start_analysis": _("Seul le personnel du laboratoire du dossier peut lancer l'analyse."),
+    "sign_report": _("Seul un·e biologiste habilité·e du laboratoire du dossier peut signer le compte rendu."),
+    "deliver_report": _("Seul le personnel du laboratoire du dossier peut transmettre le compte rendu."),
+    "close": _("Seuls le prescripteur et la coordination de la RCP-FMG peuvent clôturer le dossier."),
+    "cancel": _("Seuls le prescripteur du dossier et un administrateur peuvent l'annuler."),
+    "withdraw": _("Seuls le prescripteur du dossier et un administrateur peuvent enregistrer un retrait de "
+    "consentement."),
+}
+
+# Transitions whose log entry must carry a reason (the question, for a request for information).
+REASON_REQUIRED = frozenset({"reject", "request_more_info", "reject_samples", "cancel", "withdraw"})
+
+
+def transition_permission(name: str):
+    rule = TRANSITION_RULES[name]
+
+    def _permission(dossier, user) -> bool:
+        return bool(rule.test(user, dossier))
+
+    _permission.__name__ = f"may_{name}"
+    return _permission
+
+
+for _name, _rule in TRANSITION_RULES.items():
+    rules.add_perm(f"prescriptions.{_name}_dossier", _rule)

@@ -1,0 +1,232 @@
+"""Every write that matters on a dossier. Views, the API, the admin and tasks all come through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_fsm import ConcurrentTransition, can_proceed
+
+from people.models import Establishment, User
+
+from .conditions import missing_for
+from .models import Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion, ReferenceCounter
+from .rules import REASON_REQUIRED, REFUSAL_MESSAGES, TRANSITION_RULES
+
+# Sent once the transition's transaction has committed: (sender=Dossier, dossier, event).
+dossier_transitioned = Signal()
+
+TRANSITION_NAMES = tuple(TRANSITION_RULES)
+
+
+class TransitionRefused(Exception):
+    """A transition that cannot happen now; ``reasons`` says why, in the user's language."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        self.reasons = reasons or []
+        super().__init__(message if not self.reasons else f"{message} {' '.join(self.reasons)}")
+        self.message = message
+
+
+class TransitionNotPermitted(TransitionRefused):
+    pass
+
+
+class TransitionConflict(TransitionRefused):
+    pass
+
+
+def allocate_references(*, year: int, count: int = 1) -> list[str]:
+    """Reserve ``count`` consecutive references for ``year``; safe under concurrency (row lock)."""
+    with transaction.atomic():
+        counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
+        if counter is None:
+            try:
+                with transaction.atomic():
+                    counter = ReferenceCounter.objects.create(year=year, last=0)
+            except IntegrityError:
+                counter = ReferenceCounter.objects.select_for_update().get(year=year)
+        first = counter.last + 1
+        counter.last += count
+        counter.save(update_fields=["last"])
+    return [f"PFMG-{year}-{n:06d}" for n in range(first, first + count)]
+
+
+@transaction.atomic
+def create_dossier(
+    *,
+    prescriber: User,
+    entered_by: User,
+    pre_indication_version: PreIndicationVersion,
+    establishment: Establishment | None = None,
+    at: datetime | None = None,
+) -> Dossier:
+    establishment = establishment or prescriber.establishment
+    if establishment is None:
+        raise ValueError(_("Le prescripteur n'est rattaché à aucun établissement."))
+    if not pre_indication_version.is_prescribable:
+        raise ValueError(_("Cette pré-indication n'est plus ouverte à la prescription."))
+    now = at or timezone.now()
+    (reference,) = allocate_references(year=timezone.localdate(now).year)
+    dossier = Dossier.objects.create(
+        reference=reference,
+        pre_indication_version=pre_indication_version,
+        prescriber=prescriber,
+        entered_by=entered_by,
+        establishment=establishment,
+        created_at=now,
+    )
+    DossierEvent.objects.create(
+        dossier=dossier, kind=DossierEvent.Kind.CREATED, actor=entered_by, to_status=Dossier.Status.DRAFT, at=now
+    )
+    return dossier
+
+
+@transaction.atomic
+def add_person(
+    *,
+    dossier: Dossier,
+    patient: Patient,
+    relationship: str,
+    affected: str = DossierPerson.Affected.UNKNOWN,
+    to_be_sequenced: bool = True,
+) -> DossierPerson:
+    return DossierPerson.objects.create(
+        dossier=dossier, patient=patient, relationship=relationship, affected=affected, to_be_sequenced=to_be_sequenced
+    )
+
+
+EDITABLE_STATES = (Dossier.Status.DRAFT, Dossier.Status.MORE_INFO_REQUESTED)
+
+
+@transaction.atomic
+def choose_rcp(*, dossier: Dossier, rcp) -> Dossier:
+    """Set the RCP-FMG the dossier will be submitted to (while the prescriber may still edit it)."""
+    if dossier.status not in EDITABLE_STATES:
+        raise TransitionRefused(_("Le dossier n'est plus modifiable à ce statut."))
+    dossier.rcp = rcp
+    dossier.save(update_fields=["rcp", "updated_at"])
+    return dossier
+
+
+def _transition_method(dossier: Dossier, name: str):
+    if name not in TRANSITION_NAMES:
+        raise TransitionRefused(_("« %(name)s » n'est pas une action sur un dossier.") % {"name": name})
+    return getattr(dossier, name)
+
+
+def _transition_meta(dossier: Dossier, name: str):
+    method = _transition_method(dossier, name)
+    return method._django_fsm.get_transition(dossier.status)
+
+
+def transition_dossier(
+    *, dossier: Dossier, name: str, actor: User, reason: str = "", at: datetime | None = None
+) -> DossierEvent:
+    """Fire transition ``name`` as ``actor``: permission, conditions, the state change and its log entry,
+    atomically. Two users acting at once: the second gets ``TransitionConflict`` and nothing changes."""
+    method = _transition_method(dossier, name)
+    label = Dossier.Status(dossier.status).label
+    if not can_proceed(method, check_conditions=False):
+        raise TransitionRefused(
+            _("Action « %(name)s » impossible : le dossier %(ref)s est au statut « %(status)s ».")
+            % {"name": name, "ref": dossier.reference, "status": label}
+        )
+    meta = _transition_meta(dossier, name)
+    if not meta.has_perm(dossier, actor):
+        raise TransitionNotPermitted(str(REFUSAL_MESSAGES[name]))
+    reasons = missing_for(dossier, meta.conditions)
+    if reasons:
+        raise TransitionRefused(_("Action « %(name)s » impossible pour l'instant :") % {"name": name}, reasons)
+    reason = (reason or "").strip()
+    if name in REASON_REQUIRED and not reason:
+        raise TransitionRefused(_("Un motif est obligatoire pour cette action."))
+
+    from_status = dossier.status
+    try:
+        with transaction.atomic():
+            method()
+            dossier.save(update_fields=["status", "updated_at"])
+            event = DossierEvent.objects.create(
+                dossier=dossier,
+                kind=DossierEvent.Kind.TRANSITION,
+                actor=actor,
+                transition=name,
+                from_status=from_status,
+                to_status=dossier.status,
+                at=at or timezone.now(),
+                reason=reason,
+            )
+            transaction.on_commit(
+                lambda: dossier_transitioned.send(sender=Dossier, dossier=dossier, event=event)
+            )
+    except ConcurrentTransition as exc:
+        dossier.refresh_from_db()
+        raise TransitionConflict(
+            _(
+                "Le dossier %(ref)s a été modifié par quelqu'un d'autre pendant votre action : il est maintenant "
+                "au statut « %(status)s ». Rechargez la page et vérifiez avant de recommencer."
+            )
+            % {"ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
+        ) from exc
+    return event
+
+
+@dataclass
+class Action:
+    """A transition as the interface shows it: available, or not and why."""
+
+    name: str
+    label: str
+    allowed: bool
+    reasons: list[str] = field(default_factory=list)
+    reason_required: bool = False
+
+
+ACTION_LABELS = {
+    "submit": gettext_lazy("Soumettre à la RCP-FMG"),
+    "request_more_info": gettext_lazy("Demander un complément"),
+    "reject": gettext_lazy("Ne pas retenir"),
+    "validate": gettext_lazy("Valider"),
+    "finalise": gettext_lazy("Finaliser la prescription"),
+    "ship_samples": gettext_lazy("Déclarer l'expédition des prélèvements"),
+    "receive": gettext_lazy("Enregistrer la réception du dossier complet"),
+    "reject_samples": gettext_lazy("Déclarer les prélèvements non conformes"),
+    "start_sequencing": gettext_lazy("Lancer le séquençage"),
+    "start_analysis": gettext_lazy("Lancer l'analyse"),
+    "sign_report": gettext_lazy("Signer le compte rendu"),
+    "deliver_report": gettext_lazy("Transmettre le compte rendu"),
+    "close": gettext_lazy("Clôturer le dossier"),
+    "cancel": gettext_lazy("Annuler le dossier"),
+    "withdraw": gettext_lazy("Enregistrer le retrait du consentement"),
+}
+
+
+def actions_for(dossier: Dossier, user: User) -> list[Action]:
+    """The transitions possible from the dossier's status, each with whether ``user`` may fire it now and,
+    if not, why (permission first, then what is missing)."""
+    actions = []
+    for name in TRANSITION_NAMES:
+        method = getattr(dossier, name)
+        if not can_proceed(method, check_conditions=False):
+            continue
+        meta = _transition_meta(dossier, name)
+        if not meta.has_perm(dossier, user):
+            reasons = [str(REFUSAL_MESSAGES[name])]
+        else:
+            reasons = missing_for(dossier, meta.conditions)
+        actions.append(
+            Action(
+                name=name,
+                label=str(ACTION_LABELS[name]),
+                allowed=not reasons,
+                reasons=reasons,
+                reason_required=name in REASON_REQUIRED,
+            )
+        )
+    return actions
