@@ -1,0 +1,67 @@
+"""Shared pytest set-up: reference data, service-backed tests that skip (or, in CI, fail) without their service."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _redis_available() -> tuple[bool, str]:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        return False, "CELERY_BROKER_URL is not a Redis URL"
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - the reason is what we report
+        return False, f"Redis at {url} does not answer ({exc.__class__.__name__})"
+    return True, ""
+
+
+def _missing_service(item) -> str:
+    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://…"
+    if item.get_closest_marker("redis"):
+        ok, why = _redis_available()
+        if not ok:
+            return f"needs Redis: {why}"
+    if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    return ""
+
+
+def pytest_runtest_setup(item):
+    missing = _missing_service(item)
+    if missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES is set but this test {missing}", pytrace=False)
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        call_command("load_reference", verbosity=0)
+
+
+@pytest.fixture
+def reference_data(db):
+    """The shipped reference data; reloaded if a transactional test flushed it."""
+    from people.models import Region
+
+    if not Region.objects.exists():
+        call_command("load_reference", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # Production hardening redirects to HTTPS; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+    # Real hashing costs ~0.3 s a user; tests create hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
