@@ -26,7 +26,7 @@ run: install
 # The whole suite. Against PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL are set (as in CI);
 # tests that need them skip with their reason elsewhere, and fail instead when REQUIRE_SERVICES=1.
 test: install
-	$(PY) -m pytest
+	SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .

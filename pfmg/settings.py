@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Only the process environment counts (docker compose passes its .env file itself): a stray .env in the
+# checkout must not turn `make run` into a production configuration.
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DEBUG", default=False)
 # Demo mode seeds users with a shared, documented password; never in production.
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally: no CDN
     "rules.apps.AutodiscoverRulesConfig",
     "people",
     "prescriptions",
@@ -131,7 +132,8 @@ STORAGES = {
     },
 }
 
-# E-mail: console in development; EMAIL_URL (smtp://user:pass@host:587/?tls=True) in production.
+# E-mail: console in development; EMAIL_URL in production: smtp+tls://user:pass@host:587 (STARTTLS) or
+# smtp+ssl://user:pass@host:465.
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
@@ -165,6 +167,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "E-prescription of genome sequencing under the Plan France Médecine Génomique 2025.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Security: hardened whenever DEBUG is off (so `check --deploy` is clean in production).

@@ -235,7 +235,7 @@ def test_a_stale_copy_gets_a_conflict_and_the_winner_is_kept(cast):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_connections_at_once_one_wins_the_other_is_told(reference_data):
     """Two coordinators decide the same dossier at the same moment on PostgreSQL: exactly one decision holds."""
     rcp = f.rcp_body()

@@ -1,0 +1,192 @@
+"""From a fresh database: the demo seed, every demo account logging in, the pages and the API skeleton."""
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from people.models import Role, User
+from pfmg.demo import DEMO_PASSWORD, PATHS, seed_demo
+from pfmg.management.commands.seed_demo import ACCOUNTS
+from prescriptions.models import Dossier, DossierEvent
+
+pytestmark = pytest.mark.usefixtures("reference_data")
+
+USERNAMES = [username for username, _ in ACCOUNTS]
+
+
+@pytest.fixture
+def demo(db, reference_data):
+    seed_demo()  # what `manage.py seed_demo` does after loading the reference data (loaded once per session)
+
+
+def login(client, username):
+    assert client.login(username=username, password=DEMO_PASSWORD), username
+    return client
+
+
+def test_the_demo_has_one_account_per_role_and_dossiers_in_every_status(demo):
+    assert set(User.objects.values_list("username", flat=True)) >= set(USERNAMES) == {
+        "prescriber", "prescriber2", "assistant", "counsellor", "coordinator", "lab_auragen", "lab_seqoia",
+        "biologist_auragen", "biologist_seqoia", "national", "admin"}
+    assert set(Dossier.objects.values_list("status", flat=True)) == set(Dossier.Status.values)
+    # Both territories appear, each routed to its own laboratory.
+    routed = set(Dossier.objects.exclude(laboratory=None).values_list("establishment__city", "laboratory__code"))
+    assert routed == {("Paris", "seqoia"), ("Lyon", "auragen")}
+
+
+def test_every_demo_history_is_one_the_state_machine_produced(demo):
+    for dossier in Dossier.objects.prefetch_related("events"):
+        steps = [e for e in dossier.events.all() if e.kind == DossierEvent.Kind.TRANSITION]
+        assert [e.transition for e in steps] == PATHS[dossier.status]
+        assert all(a.at <= b.at for a, b in zip(steps, steps[1:], strict=False))
+
+
+def test_seeding_twice_changes_nothing(demo, settings):
+    settings.DEMO_MODE = True
+    counts = (User.objects.count(), Dossier.objects.count(), DossierEvent.objects.count())
+    call_command("seed_demo", verbosity=0)
+    assert (User.objects.count(), Dossier.objects.count(), DossierEvent.objects.count()) == counts
+
+
+def test_seed_demo_refuses_outside_demo_mode(db, settings):
+    from django.core.management import CommandError
+
+    settings.DEMO_MODE = False
+    with pytest.raises(CommandError, match="demo mode"):
+        call_command("seed_demo")
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_each_demo_user_logs_in_through_the_form_and_reaches_home(client, demo, username):
+    response = client.post(reverse("login"), {"username": username, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Se déconnecter" in home.content.decode()
+
+
+def test_a_wrong_password_is_refused_with_a_message(client, demo):
+    response = client.post(reverse("login"), {"username": "prescriber", "password": "wrong"})
+    assert response.status_code == 200
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_admin_serves_the_dossier_with_its_timeline_and_actions(client, demo):
+    login(client, "admin")
+    assert client.get("/admin/").status_code == 200
+    dossier = Dossier.objects.filter(status=Dossier.Status.SUBMITTED).first()
+    page = client.get(reverse("admin:prescriptions_dossier_change", args=[dossier.pk])).content.decode()
+    assert "Chronologie" in page
+    assert "Annuler le dossier" in page  # an administrator may cancel…
+    assert "ni le prescripteur" in page  # …but not validate, and is told why
+
+
+def test_the_admin_cancels_with_a_reason_through_the_service(client, demo):
+    login(client, "admin")
+    dossier = Dossier.objects.filter(status=Dossier.Status.SUBMITTED).first()
+    url = reverse("admin:prescriptions_dossier_transition", args=[dossier.pk, "cancel"])
+    refused = client.post(url, {"reason": ""})
+    assert "Un motif est obligatoire" in refused.content.decode()
+    client.post(url, {"reason": "Doublon d'un autre dossier"})
+    dossier.refresh_from_db()
+    assert dossier.status == Dossier.Status.CANCELLED
+    assert dossier.events.last().reason == "Doublon d'un autre dossier"
+
+
+def test_prescribers_see_only_their_dossiers_and_a_guessed_url_answers_404(client, demo):
+    login(client, "prescriber")
+    mine = Dossier.objects.filter(prescriber__username="prescriber")
+    theirs = Dossier.objects.filter(prescriber__username="prescriber2").first()
+    page = client.get("/?page=1").content.decode()
+    assert theirs.reference not in page
+    assert client.get(reverse("dossier_detail", args=[mine.first().pk])).status_code == 200
+    assert client.get(reverse("dossier_detail", args=[theirs.pk])).status_code == 404
+    response = client.post(reverse("dossier_transition", args=[theirs.pk, "cancel"]), {"reason": "x"})
+    assert response.status_code == 404
+
+
+def test_laboratories_see_only_their_own_routed_dossiers(client, demo):
+    login(client, "lab_seqoia")
+    response = client.get("/", {"status": Dossier.Status.RECEIVED})
+    seqoia = Dossier.objects.get(status=Dossier.Status.RECEIVED, laboratory__code="seqoia")
+    auragen = Dossier.objects.get(status=Dossier.Status.RECEIVED, laboratory__code="auragen")
+    assert seqoia.reference in response.content.decode()
+    assert auragen.reference not in response.content.decode()
+    assert client.get(reverse("dossier_detail", args=[auragen.pk])).status_code == 404
+    draft = Dossier.objects.filter(status=Dossier.Status.DRAFT).first()
+    assert client.get(reverse("dossier_detail", args=[draft.pk])).status_code == 404
+
+
+def test_national_coordination_sees_aggregates_and_no_identity(client, demo):
+    login(client, "national")
+    page = client.get("/").content.decode()
+    assert "agrégées" in page
+    assert "PFMG-" not in page and "MARTIN" not in page
+    assert client.get(reverse("dossier_detail", args=[Dossier.objects.first().pk])).status_code == 404
+
+
+def test_the_dossier_page_shows_the_timeline_and_why_an_action_is_unavailable(client, demo):
+    login(client, "prescriber")
+    dossier = Dossier.objects.get(prescriber__username="prescriber", status=Dossier.Status.SUBMITTED)
+    page = client.get(reverse("dossier_detail", args=[dossier.pk])).content.decode()
+    assert "Chronologie" in page and "Soumis à la RCP" in page
+    assert "Annuler le dossier" in page
+
+
+def test_a_user_fires_a_transition_from_the_dossier_page(client, demo):
+    login(client, "lab_seqoia")
+    dossier = Dossier.objects.get(status=Dossier.Status.RECEIVED, laboratory__code="seqoia")
+    response = client.post(reverse("dossier_transition", args=[dossier.pk, "start_sequencing"]), follow=True)
+    assert response.status_code == 200
+    dossier.refresh_from_db()
+    assert dossier.status == Dossier.Status.SEQUENCING
+    refused = client.post(reverse("dossier_transition", args=[dossier.pk, "sign_report"]), follow=True)
+    assert "impossible" in refused.content.decode()
+
+
+def test_list_and_dossier_pages_cost_a_fixed_number_of_queries(client, demo, django_assert_max_num_queries):
+    login(client, "admin")
+    with django_assert_max_num_queries(12):
+        client.get("/")
+    dossier = Dossier.objects.annotate(n=Count("events")).order_by("-n").first()
+    with django_assert_max_num_queries(60):
+        client.get(reverse("dossier_detail", args=[dossier.pk]))
+
+
+def test_the_api_serves_the_catalogue_with_a_token_and_refuses_anonymous(client, demo):
+    assert client.get("/api/v1/pre-indications/").status_code in (401, 403)
+    token = Token.objects.create(user=User.objects.get(username="prescriber"))
+    response = client.get("/api/v1/pre-indications/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] >= 35
+    slugs = {p["slug"] for p in body["results"]}
+    assert "deficience-intellectuelle" in slugs
+    detail = client.get("/api/v1/pre-indications/leucodystrophies/", HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    assert detail["versions"][0]["name"] == "Leucodystrophies"
+
+
+def test_the_openapi_schema_and_its_docs_are_served(client, demo):
+    login(client, "prescriber")
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200 and b"/api/v1/pre-indications/" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_healthz_reports_the_database(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_roles_are_held_through_groups(demo):
+    assert User.objects.get(username="coordinator").has_role(Role.RCP_MEMBER)
+    assert User.objects.get(username="biologist_seqoia").has_role(Role.BIOLOGIST)
+    assert not User.objects.get(username="lab_seqoia").has_role(Role.BIOLOGIST)
