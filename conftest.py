@@ -25,7 +25,10 @@ def _redis_available() -> tuple[bool, str]:
 
 
 def _missing_service(item) -> str:
-    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if (
+        item.get_closest_marker("postgres")
+        and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+    ):
         return "needs PostgreSQL: set DATABASE_URL=postgres://…"
     if item.get_closest_marker("redis"):
         ok, why = _redis_available()
@@ -65,5 +68,7 @@ def _plain_http(settings):
     # Real hashing costs ~0.3 s a user; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The manifest storage needs collectstatic first; the tests do not test static files.
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

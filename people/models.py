@@ -123,7 +123,9 @@ class ReferenceCentre(models.Model):
     name = models.CharField(_("nom"), max_length=200)
     kind = models.CharField(_("type"), max_length=4, choices=Kind.choices)
     filiere = models.CharField(_("filière de santé"), max_length=100, blank=True)
-    establishment = models.ForeignKey(Establishment, on_delete=models.PROTECT, related_name="reference_centres")
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="reference_centres"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -161,7 +163,9 @@ class Territory(models.Model):
     region = models.OneToOneField(Region, on_delete=models.PROTECT, related_name="territory")
     laboratory = models.ForeignKey(Laboratory, on_delete=models.PROTECT, related_name="territories")
     disputed = models.BooleanField(
-        _("attribution discutée"), default=False, help_text=_("Les sources publiques divergent pour cette région.")
+        _("attribution discutée"),
+        default=False,
+        help_text=_("Les sources publiques divergent pour cette région."),
     )
     note = models.TextField(_("note"), blank=True)
 
@@ -214,7 +218,9 @@ class RcpBody(models.Model):
         help_text=_("Peut valider toute pré-indication maladies rares."),
     )
     wait_warning_days = models.PositiveIntegerField(
-        _("alerte d'attente (jours)"), default=30, help_text=_("Délai d'attente au-delà duquel un dossier est signalé.")
+        _("alerte d'attente (jours)"),
+        default=30,
+        help_text=_("Délai d'attente au-delà duquel un dossier est signalé."),
     )
 
     class Meta:
@@ -250,7 +256,9 @@ class AssistantAssignment(models.Model):
     prescribers they assist."""
 
     assistant = models.OneToOneField(User, on_delete=models.CASCADE, related_name="assistant_assignment")
-    sites = models.ManyToManyField(Establishment, verbose_name=_("sites"), related_name="assistants", blank=True)
+    sites = models.ManyToManyField(
+        Establishment, verbose_name=_("sites"), related_name="assistants", blank=True
+    )
     departments = models.ManyToManyField(
         Department, verbose_name=_("périmètre géographique"), related_name="assistants", blank=True
     )

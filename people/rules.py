@@ -24,4 +24,6 @@ is_national_coordination = has_role(Role.NATIONAL_COORDINATION)
 
 @rules.predicate
 def is_administrator(user) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.has_role(Role.ADMINISTRATOR.value)))
+    return bool(
+        user and user.is_authenticated and (user.is_superuser or user.has_role(Role.ADMINISTRATOR.value))
+    )

@@ -32,7 +32,9 @@ def load_places(*, path: Path = DATA_DIR / "places.yaml") -> int:
             defaults={"name": region_data["name"], "overseas": bool(region_data.get("overseas", False))},
         )
         for dep in region_data["departments"]:
-            Department.objects.update_or_create(code=dep["code"], defaults={"name": dep["name"], "region": region})
+            Department.objects.update_or_create(
+                code=dep["code"], defaults={"name": dep["name"], "region": region}
+            )
             count += 1
     return count
 
@@ -83,6 +85,8 @@ def add_to_laboratory(*, user: User, laboratory: Laboratory, function: str) -> L
 
 @transaction.atomic
 def add_to_rcp(*, user: User, rcp: RcpBody, function: str) -> RcpMembership:
-    membership, _ = RcpMembership.objects.update_or_create(user=user, rcp=rcp, defaults={"function": function})
+    membership, _ = RcpMembership.objects.update_or_create(
+        user=user, rcp=rcp, defaults={"function": function}
+    )
     grant_role(user=user, role=Role.RCP_MEMBER)
     return membership

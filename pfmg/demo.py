@@ -73,7 +73,13 @@ class Cast:
     def actor_for(self, transition: str) -> User:
         if transition in ("request_more_info", "reject", "validate"):
             return self.coordinator
-        if transition in ("receive", "reject_samples", "start_sequencing", "start_analysis", "deliver_report"):
+        if transition in (
+            "receive",
+            "reject_samples",
+            "start_sequencing",
+            "start_analysis",
+            "deliver_report",
+        ):
             return self.lab_staff
         if transition == "sign_report":
             return self.biologist
@@ -82,7 +88,8 @@ class Cast:
 
 def _user(username: str, first: str, last: str, roles: list[Role], **extra) -> User:
     user, created = User.objects.get_or_create(
-        username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.invalid", **extra}
+        username=username,
+        defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.invalid", **extra},
     )
     if created:
         user.set_password(DEMO_PASSWORD)
@@ -109,13 +116,21 @@ def seed_people() -> dict[str, User]:
 
     rcp_paris, _ = RcpBody.objects.get_or_create(
         name="RCP-FMG Maladies rares Île-de-France (démo)",
-        defaults={"city": "Paris", "establishment": paris, "scope": RcpBody.Scope.INTERREGIONAL,
-                  "multi_theme_rare_disease": True},
+        defaults={
+            "city": "Paris",
+            "establishment": paris,
+            "scope": RcpBody.Scope.INTERREGIONAL,
+            "multi_theme_rare_disease": True,
+        },
     )
     rcp_lyon, _ = RcpBody.objects.get_or_create(
         name="RCP-FMG-MR génomique Auvergne-Rhône-Alpes (démo)",
-        defaults={"city": "Lyon", "establishment": lyon, "scope": RcpBody.Scope.INTERREGIONAL,
-                  "multi_theme_rare_disease": True},
+        defaults={
+            "city": "Lyon",
+            "establishment": lyon,
+            "scope": RcpBody.Scope.INTERREGIONAL,
+            "multi_theme_rare_disease": True,
+        },
     )
     rcp_cancer, _ = RcpBody.objects.get_or_create(
         name="RCP-FMG Cancers pédiatriques nationale (démo)",
@@ -124,10 +139,12 @@ def seed_people() -> dict[str, User]:
     rcp_cancer.pre_indications.add(*PreIndication.objects.filter(category__in=["cancer", "oncogenetics"]))
 
     users = {
-        "prescriber": _user("prescriber", "Claire", "Dubois", [Role.PRESCRIBER], rpps="10000000001",
-                            establishment=paris),
-        "prescriber2": _user("prescriber2", "Marc", "Lefèvre", [Role.PRESCRIBER], rpps="10000000002",
-                             establishment=lyon),
+        "prescriber": _user(
+            "prescriber", "Claire", "Dubois", [Role.PRESCRIBER], rpps="10000000001", establishment=paris
+        ),
+        "prescriber2": _user(
+            "prescriber2", "Marc", "Lefèvre", [Role.PRESCRIBER], rpps="10000000002", establishment=lyon
+        ),
         "assistant": _user("assistant", "Inès", "Moreau", [Role.PRESCRIPTION_ASSISTANT], establishment=paris),
         "counsellor": _user("counsellor", "Julie", "Garnier", [Role.GENETIC_COUNSELLOR], establishment=paris),
         "coordinator": _user("coordinator", "Paul", "Bernard", [], rpps="10000000003", establishment=paris),
@@ -142,18 +159,25 @@ def seed_people() -> dict[str, User]:
     assignment.sites.add(paris)
     assignment.departments.add(*Department.objects.filter(region__code="11"))
     assignment.prescribers.add(users["prescriber"])
-    CounsellorSupervision.objects.get_or_create(counsellor=users["counsellor"],
-                                                defaults={"geneticist": users["prescriber"]})
+    CounsellorSupervision.objects.get_or_create(
+        counsellor=users["counsellor"], defaults={"geneticist": users["prescriber"]}
+    )
     for rcp in (rcp_paris, rcp_lyon, rcp_cancer):
-        people_services.add_to_rcp(user=users["coordinator"], rcp=rcp, function=RcpMembership.Function.COORDINATOR)
-    people_services.add_to_laboratory(user=users["lab_auragen"], laboratory=auragen,
-                                      function=LaboratoryMembership.Function.STAFF)
-    people_services.add_to_laboratory(user=users["lab_seqoia"], laboratory=seqoia,
-                                      function=LaboratoryMembership.Function.STAFF)
-    people_services.add_to_laboratory(user=users["biologist_auragen"], laboratory=auragen,
-                                      function=LaboratoryMembership.Function.BIOLOGIST)
-    people_services.add_to_laboratory(user=users["biologist_seqoia"], laboratory=seqoia,
-                                      function=LaboratoryMembership.Function.BIOLOGIST)
+        people_services.add_to_rcp(
+            user=users["coordinator"], rcp=rcp, function=RcpMembership.Function.COORDINATOR
+        )
+    people_services.add_to_laboratory(
+        user=users["lab_auragen"], laboratory=auragen, function=LaboratoryMembership.Function.STAFF
+    )
+    people_services.add_to_laboratory(
+        user=users["lab_seqoia"], laboratory=seqoia, function=LaboratoryMembership.Function.STAFF
+    )
+    people_services.add_to_laboratory(
+        user=users["biologist_auragen"], laboratory=auragen, function=LaboratoryMembership.Function.BIOLOGIST
+    )
+    people_services.add_to_laboratory(
+        user=users["biologist_seqoia"], laboratory=seqoia, function=LaboratoryMembership.Function.BIOLOGIST
+    )
     return users
 
 
@@ -169,19 +193,41 @@ DEMO_FAMILIES = [
 def _family(dossier: Dossier, index: int, trio: bool) -> None:
     birth_name, first, born, sex = DEMO_FAMILIES[index % len(DEMO_FAMILIES)]
     suffix = f"-{index}" if index >= len(DEMO_FAMILIES) else ""
-    child = Patient.objects.create(birth_name=f"{birth_name}{suffix}", first_names=first, date_of_birth=born, sex=sex)
-    add_person(dossier=dossier, patient=child, relationship=DossierPerson.Relationship.INDEX,
-               affected=DossierPerson.Affected.AFFECTED)
+    child = Patient.objects.create(
+        birth_name=f"{birth_name}{suffix}", first_names=first, date_of_birth=born, sex=sex
+    )
+    add_person(
+        dossier=dossier,
+        patient=child,
+        relationship=DossierPerson.Relationship.INDEX,
+        affected=DossierPerson.Affected.AFFECTED,
+    )
     if trio:
-        mother = Patient.objects.create(birth_name=f"DURAND{suffix}", used_name=f"{birth_name}{suffix}",
-                                        first_names="Sarah", date_of_birth=born.replace(year=born.year - 31),
-                                        sex=Sex.FEMALE)
-        father = Patient.objects.create(birth_name=f"{birth_name}{suffix}", first_names="Julien",
-                                        date_of_birth=born.replace(year=born.year - 33), sex=Sex.MALE)
-        add_person(dossier=dossier, patient=mother, relationship=DossierPerson.Relationship.MOTHER,
-                   affected=DossierPerson.Affected.UNAFFECTED)
-        add_person(dossier=dossier, patient=father, relationship=DossierPerson.Relationship.FATHER,
-                   affected=DossierPerson.Affected.UNAFFECTED)
+        mother = Patient.objects.create(
+            birth_name=f"DURAND{suffix}",
+            used_name=f"{birth_name}{suffix}",
+            first_names="Sarah",
+            date_of_birth=born.replace(year=born.year - 31),
+            sex=Sex.FEMALE,
+        )
+        father = Patient.objects.create(
+            birth_name=f"{birth_name}{suffix}",
+            first_names="Julien",
+            date_of_birth=born.replace(year=born.year - 33),
+            sex=Sex.MALE,
+        )
+        add_person(
+            dossier=dossier,
+            patient=mother,
+            relationship=DossierPerson.Relationship.MOTHER,
+            affected=DossierPerson.Affected.UNAFFECTED,
+        )
+        add_person(
+            dossier=dossier,
+            patient=father,
+            relationship=DossierPerson.Relationship.FATHER,
+            affected=DossierPerson.Affected.UNAFFECTED,
+        )
 
 
 def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step: dt.timedelta) -> None:
@@ -191,7 +237,9 @@ def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step
         at += step
         if name == "finalise" and not dossier.laboratory_id:
             route_dossier(dossier=dossier, actor=cast.prescriber)
-        transition_dossier(dossier=dossier, name=name, actor=cast.actor_for(name), reason=REASONS.get(name, ""), at=at)
+        transition_dossier(
+            dossier=dossier, name=name, actor=cast.actor_for(name), reason=REASONS.get(name, ""), at=at
+        )
 
 
 def seed_demo() -> int:
@@ -200,26 +248,39 @@ def seed_demo() -> int:
     if Dossier.objects.filter(prescriber__username__in=["prescriber", "prescriber2"]).exists():
         return 0
     casts = {
-        "seqoia": Cast(users["prescriber"], users["coordinator"], users["lab_seqoia"], users["biologist_seqoia"]),
-        "auragen": Cast(users["prescriber2"], users["coordinator"], users["lab_auragen"], users["biologist_auragen"]),
+        "seqoia": Cast(
+            users["prescriber"], users["coordinator"], users["lab_seqoia"], users["biologist_seqoia"]
+        ),
+        "auragen": Cast(
+            users["prescriber2"], users["coordinator"], users["lab_auragen"], users["biologist_auragen"]
+        ),
     }
     rcps = {
         "seqoia": RcpBody.objects.get(name="RCP-FMG Maladies rares Île-de-France (démo)"),
         "auragen": RcpBody.objects.get(name="RCP-FMG-MR génomique Auvergne-Rhône-Alpes (démo)"),
     }
-    slugs = ["deficience-intellectuelle", "epilepsies-pharmacoresistantes-debut-precoce", "leucodystrophies",
-             "cardiomyopathie-dilatee-familiale", "maladies-mitochondriales"]
+    slugs = [
+        "deficience-intellectuelle",
+        "epilepsies-pharmacoresistantes-debut-precoce",
+        "leucodystrophies",
+        "cardiomyopathie-dilatee-familiale",
+        "maladies-mitochondriales",
+    ]
     created = 0
     now = timezone.now()
-    for i, (status, path) in enumerate(PATHS.items()):
+    for i, path in enumerate(PATHS.values()):
         # Every status in both territories, so each laboratory has its own queue.
         for territory in ("seqoia", "auragen"):
             cast = casts[territory]
             version = PreIndication.objects.get(slug=slugs[i % len(slugs)]).current_version()
             start = now - dt.timedelta(days=120 - i * 5)
             with transaction.atomic():
-                dossier = create_dossier(prescriber=cast.prescriber, entered_by=cast.prescriber,
-                                         pre_indication_version=version, at=start)
+                dossier = create_dossier(
+                    prescriber=cast.prescriber,
+                    entered_by=cast.prescriber,
+                    pre_indication_version=version,
+                    at=start,
+                )
                 _family(dossier, created, trio=i % 2 == 0)
                 choose_rcp(dossier=dossier, rcp=rcps[territory])
                 walk(dossier, path, cast, start, dt.timedelta(days=3))
@@ -227,8 +288,9 @@ def seed_demo() -> int:
     # One dossier entered by the assistant on the prescriber's behalf, waiting for the prescriber to submit it.
     version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
     with transaction.atomic():
-        dossier = create_dossier(prescriber=users["prescriber"], entered_by=users["assistant"],
-                                 pre_indication_version=version)
+        dossier = create_dossier(
+            prescriber=users["prescriber"], entered_by=users["assistant"], pre_indication_version=version
+        )
         _family(dossier, created, trio=True)
         choose_rcp(dossier=dossier, rcp=rcps["seqoia"])
     return created + 1

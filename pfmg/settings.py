@@ -21,7 +21,8 @@ DEBUG = env.bool("DEBUG", default=False)
 # Demo mode seeds users with a shared, documented password; never in production.
 DEMO_MODE = env.bool("DEMO_MODE", default=DEBUG)
 
-_DEV_SECRET_KEY = "dev-only-insecure-key-for-the-embedded-default-never-use-it-in-production"
+# Refused whenever DEBUG is off.
+_DEV_SECRET_KEY = "dev-only-insecure-key-for-the-embedded-default-never-use-it-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally: no CDN
+    "django_fsm",  # graph_transitions
     "rules.apps.AutodiscoverRulesConfig",
     "people",
     "prescriptions",

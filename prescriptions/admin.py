@@ -127,7 +127,9 @@ class PreIndicationVersionAdmin(admin.ModelAdmin):
         except CatalogueError as exc:
             raise PermissionDenied(str(exc)) from exc
         self._saved = new
-        messages.info(request, _("Version %(n)s créée ; la version précédente reste inchangée.") % {"n": new.number})
+        messages.info(
+            request, _("Version %(n)s créée ; la version précédente reste inchangée.") % {"n": new.number}
+        )
 
     def save_related(self, request, form, formsets, change):
         pass
@@ -151,7 +153,15 @@ class PreIndicationDocumentAdmin(admin.ModelAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
-    list_display = ("birth_name", "used_name", "first_names", "date_of_birth", "sex", "is_fetus", "is_deceased")
+    list_display = (
+        "birth_name",
+        "used_name",
+        "first_names",
+        "date_of_birth",
+        "sex",
+        "is_fetus",
+        "is_deceased",
+    )
     list_filter = ("sex", "is_fetus", "is_deceased")
     search_fields = ("birth_name", "used_name", "first_names", "ins")
 
@@ -185,8 +195,15 @@ class TransitionForm(forms.Form):
 @admin.register(Dossier)
 class DossierAdmin(admin.ModelAdmin):
     change_form_template = "admin/prescriptions/dossier/change_form.html"
-    list_display = ("reference", "status", "pre_indication_version", "prescriber", "establishment", "laboratory",
-                    "created_at")
+    list_display = (
+        "reference",
+        "status",
+        "pre_indication_version",
+        "prescriber",
+        "establishment",
+        "laboratory",
+        "created_at",
+    )
     list_filter = ("status", "laboratory", "pre_indication_version__pre_indication__category", "rcp")
     search_fields = ("reference", "prescriber__last_name", "persons__patient__birth_name")
     list_select_related = ("pre_indication_version", "prescriber", "establishment", "laboratory")
@@ -229,7 +246,9 @@ class DossierAdmin(admin.ModelAdmin):
         form = TransitionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                transition_dossier(dossier=dossier, name=name, actor=request.user, reason=form.cleaned_data["reason"])
+                transition_dossier(
+                    dossier=dossier, name=name, actor=request.user, reason=form.cleaned_data["reason"]
+                )
             except TransitionRefused as exc:
                 form.add_error("reason", str(exc))
             else:

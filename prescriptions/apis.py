@@ -16,9 +16,24 @@ class VersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = PreIndicationVersion
         fields = [
-            "number", "name", "filiere", "validation_year", "status", "merged_into", "conditional", "presentation",
-            "criteria", "genome_place", "documents", "family_structures", "trio_mandatory", "trio_exceptions",
-            "sample_types", "sources", "effective_from", "effective_to",
+            "number",
+            "name",
+            "filiere",
+            "validation_year",
+            "status",
+            "merged_into",
+            "conditional",
+            "presentation",
+            "criteria",
+            "genome_place",
+            "documents",
+            "family_structures",
+            "trio_mandatory",
+            "trio_exceptions",
+            "sample_types",
+            "sources",
+            "effective_from",
+            "effective_to",
         ]
 
 

@@ -92,7 +92,11 @@ def _validate(entry: dict, position: int, slugs: set[str]) -> list[str]:
     if entry.get("status") == "merged" and not entry.get("merged_into"):
         errors.append(f"{where}: a merged pre-indication names the one it was merged into (merged_into)")
     merged_into = entry.get("merged_into")
-    if merged_into and merged_into not in slugs and not PreIndication.objects.filter(slug=merged_into).exists():
+    if (
+        merged_into
+        and merged_into not in slugs
+        and not PreIndication.objects.filter(slug=merged_into).exists()
+    ):
         errors.append(f"{where}: merged_into '{merged_into}' is not in the catalogue")
     effective_from = entry.get("effective_from")
     if effective_from is not None and not isinstance(effective_from, dt.date):
@@ -256,7 +260,10 @@ def _entries_from_csv(text: str) -> list[dict]:
         for name in LIST_FIELDS:
             entry[name] = [p.strip() for p in (row.get(name) or "").split("|") if p.strip()]
         entry["documents"] = [
-            {"label": p.strip().removesuffix("(recommandé)").strip(), "required": not p.strip().endswith("(recommandé)")}
+            {
+                "label": p.strip().removesuffix("(recommandé)").strip(),
+                "required": not p.strip().endswith("(recommandé)"),
+            }
             for p in (row.get("documents") or "").split("|")
             if p.strip()
         ]

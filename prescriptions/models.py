@@ -113,7 +113,9 @@ class PreIndicationVersion(models.Model):
         verbose_name = _("version de pré-indication")
         verbose_name_plural = _("versions de pré-indication")
         constraints = [
-            models.UniqueConstraint(fields=["pre_indication", "number"], name="pre_indication_version_unique"),
+            models.UniqueConstraint(
+                fields=["pre_indication", "number"], name="pre_indication_version_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
                 name="pre_indication_version_dates_ordered",
@@ -176,7 +178,8 @@ class Patient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ins"], condition=~Q(ins=""), name="patient_ins_unique"),
             models.CheckConstraint(
-                condition=Q(is_fetus=True) | Q(date_of_birth__isnull=False), name="patient_born_has_birth_date"
+                condition=Q(is_fetus=True) | Q(date_of_birth__isnull=False),
+                name="patient_born_has_birth_date",
             ),
         ]
         indexes = [models.Index(fields=["birth_name", "date_of_birth"])]
@@ -247,7 +250,10 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         related_name="entered_dossiers",
     )
     establishment = models.ForeignKey(
-        "people.Establishment", verbose_name=_("établissement"), on_delete=models.PROTECT, related_name="dossiers"
+        "people.Establishment",
+        verbose_name=_("établissement"),
+        on_delete=models.PROTECT,
+        related_name="dossiers",
     )
     rcp = models.ForeignKey(
         "people.RcpBody",
@@ -266,7 +272,12 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         related_name="dossiers",
     )
     status = FSMField(
-        _("statut"), max_length=30, choices=Status.choices, default=Status.DRAFT, protected=True, db_index=True
+        _("statut"),
+        max_length=30,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        protected=True,
+        db_index=True,
     )
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
@@ -290,8 +301,13 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[S.DRAFT, S.MORE_INFO_REQUESTED],
         target=S.SUBMITTED,
-        conditions=[cond.has_index_case, cond.has_rcp, cond.rcp_may_validate, cond.pre_indication_prescribable,
-                    cond.requirements("submit")],
+        conditions=[
+            cond.has_index_case,
+            cond.has_rcp,
+            cond.rcp_may_validate,
+            cond.pre_indication_prescribable,
+            cond.requirements("submit"),
+        ],
         permission=transition_permission("submit"),
     )
     def submit(self) -> None:
@@ -457,7 +473,9 @@ class DossierPerson(models.Model):
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="persons")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dossier_roles")
     relationship = models.CharField(_("lien"), max_length=20, choices=Relationship.choices)
-    affected = models.CharField(_("statut clinique"), max_length=20, choices=Affected.choices, default=Affected.UNKNOWN)
+    affected = models.CharField(
+        _("statut clinique"), max_length=20, choices=Affected.choices, default=Affected.UNKNOWN
+    )
     to_be_sequenced = models.BooleanField(_("à séquencer"), default=True)
 
     class Meta:
@@ -489,7 +507,11 @@ class DossierEvent(models.Model):
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.TRANSITION)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dossier_events", null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="dossier_events",
+        null=True,
+        blank=True,
     )
     transition = models.CharField(_("transition"), max_length=40, blank=True)
     from_status = models.CharField(_("de"), max_length=30, choices=Dossier.Status.choices, blank=True)

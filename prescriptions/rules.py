@@ -5,7 +5,6 @@ that no superuser shortcut can bypass a separation of duty (an administrator is 
 """
 
 import rules
-
 from django.utils.translation import gettext_lazy as _
 
 from people.models import AssistantAssignment, LaboratoryMembership, RcpMembership
@@ -80,24 +79,38 @@ TRANSITION_RULES: dict[str, rules.Predicate] = {
 # Why a user may not fire a transition, said to them in plain words.
 REFUSAL_MESSAGES: dict[str, str] = {
     "submit": _("Seul le prescripteur du dossier peut le soumettre à la RCP."),
-    "request_more_info": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le "
-    "prescripteur ni l'auteur de la saisie, peut enregistrer cette décision."),
-    "reject": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur ni "
-    "l'auteur de la saisie, peut enregistrer cette décision."),
-    "validate": _("Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur "
-    "ni l'auteur de la saisie, peut valider le dossier."),
+    "request_more_info": _(
+        "Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le "
+        "prescripteur ni l'auteur de la saisie, peut enregistrer cette décision."
+    ),
+    "reject": _(
+        "Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur ni "
+        "l'auteur de la saisie, peut enregistrer cette décision."
+    ),
+    "validate": _(
+        "Seul le coordinateur ou le suppléant de la RCP-FMG du dossier, qui n'en est ni le prescripteur "
+        "ni l'auteur de la saisie, peut valider le dossier."
+    ),
     "finalise": _("Seul le prescripteur du dossier peut finaliser la prescription."),
-    "ship_samples": _("Seuls le prescripteur et ses assistant·e·s de prescription peuvent déclarer l'expédition."),
+    "ship_samples": _(
+        "Seuls le prescripteur et ses assistant·e·s de prescription peuvent déclarer l'expédition."
+    ),
     "receive": _("Seul le personnel du laboratoire du dossier peut enregistrer la réception."),
-    "reject_samples": _("Seul le personnel du laboratoire du dossier peut déclarer un prélèvement non conforme."),
+    "reject_samples": _(
+        "Seul le personnel du laboratoire du dossier peut déclarer un prélèvement non conforme."
+    ),
     "start_sequencing": _("Seul le personnel du laboratoire du dossier peut lancer le séquençage."),
     "start_analysis": _("Seul le personnel du laboratoire du dossier peut lancer l'analyse."),
-    "sign_report": _("Seul un·e biologiste habilité·e du laboratoire du dossier peut signer le compte rendu."),
+    "sign_report": _(
+        "Seul un·e biologiste habilité·e du laboratoire du dossier peut signer le compte rendu."
+    ),
     "deliver_report": _("Seul le personnel du laboratoire du dossier peut transmettre le compte rendu."),
     "close": _("Seuls le prescripteur et la coordination de la RCP-FMG peuvent clôturer le dossier."),
     "cancel": _("Seuls le prescripteur du dossier et un administrateur peuvent l'annuler."),
-    "withdraw": _("Seuls le prescripteur du dossier et un administrateur peuvent enregistrer un retrait de "
-    "consentement."),
+    "withdraw": _(
+        "Seuls le prescripteur du dossier et un administrateur peuvent enregistrer un retrait de "
+        "consentement."
+    ),
 }
 
 # Transitions whose log entry must carry a reason (the question, for a request for information).

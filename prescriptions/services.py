@@ -82,7 +82,11 @@ def create_dossier(
         created_at=now,
     )
     DossierEvent.objects.create(
-        dossier=dossier, kind=DossierEvent.Kind.CREATED, actor=entered_by, to_status=Dossier.Status.DRAFT, at=now
+        dossier=dossier,
+        kind=DossierEvent.Kind.CREATED,
+        actor=entered_by,
+        to_status=Dossier.Status.DRAFT,
+        at=now,
     )
     return dossier
 
@@ -97,7 +101,11 @@ def add_person(
     to_be_sequenced: bool = True,
 ) -> DossierPerson:
     return DossierPerson.objects.create(
-        dossier=dossier, patient=patient, relationship=relationship, affected=affected, to_be_sequenced=to_be_sequenced
+        dossier=dossier,
+        patient=patient,
+        relationship=relationship,
+        affected=affected,
+        to_be_sequenced=to_be_sequenced,
     )
 
 
@@ -142,7 +150,9 @@ def transition_dossier(
         raise TransitionNotPermitted(str(REFUSAL_MESSAGES[name]))
     reasons = missing_for(dossier, meta.conditions)
     if reasons:
-        raise TransitionRefused(_("Action « %(name)s » impossible pour l'instant :") % {"name": name}, reasons)
+        raise TransitionRefused(
+            _("Action « %(name)s » impossible pour l'instant :") % {"name": name}, reasons
+        )
     reason = (reason or "").strip()
     if name in REASON_REQUIRED and not reason:
         raise TransitionRefused(_("Un motif est obligatoire pour cette action."))

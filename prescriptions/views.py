@@ -58,7 +58,9 @@ def dossier_transition(request, pk: int, name: str):
     except Dossier.DoesNotExist:
         raise Http404 from None
     try:
-        transition_dossier(dossier=dossier, name=name, actor=request.user, reason=request.POST.get("reason", ""))
+        transition_dossier(
+            dossier=dossier, name=name, actor=request.user, reason=request.POST.get("reason", "")
+        )
     except TransitionRefused as exc:
         messages.error(request, str(exc))
     else:

@@ -62,7 +62,9 @@ def prescriber(establishment=None, **kwargs) -> User:
 
 def lab_member(code: str, function=LaboratoryMembership.Function.STAFF) -> User:
     user = UserFactory()
-    people_services.add_to_laboratory(user=user, laboratory=Laboratory.objects.get(code=code), function=function)
+    people_services.add_to_laboratory(
+        user=user, laboratory=Laboratory.objects.get(code=code), function=function
+    )
     return user
 
 

@@ -9,8 +9,14 @@ from prescriptions.models import Dossier
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -22,8 +28,9 @@ def page(live_server, settings, reference_data):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+        )
         context = browser.new_context(locale="fr-FR")
         page = context.new_page()
         page.set_default_timeout(15000)
@@ -42,7 +49,9 @@ def log_in(page, base_url, username):
 def test_a_prescriber_logs_in_sees_their_dossiers_and_opens_one(page, live_server):
     log_in(page, live_server.url, "prescriber")
     page.get_by_role("heading", name="Mes dossiers").wait_for()
-    dossier = Dossier.objects.filter(prescriber__username="prescriber", status=Dossier.Status.SUBMITTED).first()
+    dossier = Dossier.objects.filter(
+        prescriber__username="prescriber", status=Dossier.Status.SUBMITTED
+    ).first()
     page.get_by_role("link", name=dossier.reference).click()
     page.get_by_role("heading", name=f"Dossier {dossier.reference}").wait_for()
     assert page.locator("html").get_attribute("lang") == "fr"

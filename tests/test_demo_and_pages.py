@@ -27,12 +27,28 @@ def login(client, username):
 
 
 def test_the_demo_has_one_account_per_role_and_dossiers_in_every_status(demo):
-    assert set(User.objects.values_list("username", flat=True)) >= set(USERNAMES) == {
-        "prescriber", "prescriber2", "assistant", "counsellor", "coordinator", "lab_auragen", "lab_seqoia",
-        "biologist_auragen", "biologist_seqoia", "national", "admin"}
+    assert (
+        set(User.objects.values_list("username", flat=True))
+        >= set(USERNAMES)
+        == {
+            "prescriber",
+            "prescriber2",
+            "assistant",
+            "counsellor",
+            "coordinator",
+            "lab_auragen",
+            "lab_seqoia",
+            "biologist_auragen",
+            "biologist_seqoia",
+            "national",
+            "admin",
+        }
+    )
     assert set(Dossier.objects.values_list("status", flat=True)) == set(Dossier.Status.values)
     # Both territories appear, each routed to its own laboratory.
-    routed = set(Dossier.objects.exclude(laboratory=None).values_list("establishment__city", "laboratory__code"))
+    routed = set(
+        Dossier.objects.exclude(laboratory=None).values_list("establishment__city", "laboratory__code")
+    )
     assert routed == {("Paris", "seqoia"), ("Lyon", "auragen")}
 
 
@@ -169,7 +185,9 @@ def test_the_api_serves_the_catalogue_with_a_token_and_refuses_anonymous(client,
     assert body["count"] >= 35
     slugs = {p["slug"] for p in body["results"]}
     assert "deficience-intellectuelle" in slugs
-    detail = client.get("/api/v1/pre-indications/leucodystrophies/", HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    detail = client.get(
+        "/api/v1/pre-indications/leucodystrophies/", HTTP_AUTHORIZATION=f"Token {token.key}"
+    ).json()
     assert detail["versions"][0]["name"] == "Leucodystrophies"
 
 

@@ -13,7 +13,12 @@ def test_every_region_and_department_including_overseas():
     assert Region.objects.count() == 18
     assert Department.objects.count() == 101
     assert set(Region.objects.filter(overseas=True).values_list("name", flat=True)) == {
-        "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"}
+        "Guadeloupe",
+        "Martinique",
+        "Guyane",
+        "La Réunion",
+        "Mayotte",
+    }
 
 
 def test_each_region_is_served_by_one_laboratory_and_the_disputed_ones_are_marked():

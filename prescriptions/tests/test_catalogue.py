@@ -22,8 +22,12 @@ def test_the_confirmed_pre_indications_are_shipped_in_three_categories_each_with
     for version in PreIndicationVersion.objects.all():
         assert version.sources and all(s.startswith("https://") for s in version.sources), version
     names = set(PreIndicationVersion.objects.values_list("name", flat=True))
-    for confirmed in ("Déficience intellectuelle", "Leucodystrophies", "Myélome multiple au diagnostic",
-                      "Dystrophies rétiniennes héréditaires"):
+    for confirmed in (
+        "Déficience intellectuelle",
+        "Leucodystrophies",
+        "Myélome multiple au diagnostic",
+        "Dystrophies rétiniennes héréditaires",
+    ):
         assert confirmed in names
 
 
@@ -32,7 +36,9 @@ def test_fiche_details_from_the_sources_are_kept():
     required = " ".join(d.label for d in retina.documents.all() if d.required)
     for document in ("ophtalmologique", "Fond d'œil", "OCT", "ERG"):
         assert document in required
-    aplasia = PreIndication.objects.get(slug="aplasies-hypoplasies-medullaires-constitutionnelles").current_version()
+    aplasia = PreIndication.objects.get(
+        slug="aplasies-hypoplasies-medullaires-constitutionnelles"
+    ).current_version()
     assert aplasia.trio_mandatory and "adopted_child" in aplasia.trio_exceptions
     assert "dna_fibroblasts" in aplasia.sample_types
 
@@ -49,8 +55,11 @@ def test_a_change_is_a_new_version_and_a_dossier_keeps_the_version_it_was_prescr
     dossier = f.dossier()
     original = dossier.pre_indication_version
     entry = next(e for e in SHIPPED if e["slug"] == "deficience-intellectuelle")
-    widened = {**entry, "name": "Déficience intellectuelle et troubles du neurodéveloppement",
-               "effective_from": dt.date.today() + dt.timedelta(days=1)}
+    widened = {
+        **entry,
+        "name": "Déficience intellectuelle et troubles du neurodéveloppement",
+        "effective_from": dt.date.today() + dt.timedelta(days=1),
+    }
 
     result = import_catalogue([widened])
 
@@ -67,7 +76,12 @@ def test_a_change_is_a_new_version_and_a_dossier_keeps_the_version_it_was_prescr
 
 
 def test_a_bad_import_is_refused_whole_with_every_error_named():
-    good = {"slug": "nouvelle-pre-indication", "category": "cancer", "name": "Nouvelle", "sources": ["https://x.org"]}
+    good = {
+        "slug": "nouvelle-pre-indication",
+        "category": "cancer",
+        "name": "Nouvelle",
+        "sources": ["https://x.org"],
+    }
     bad = {"slug": "mauvaise", "category": "astrology", "name": "", "sample_types": ["saliva"], "sources": []}
     with pytest.raises(CatalogueError) as refused:
         import_catalogue([good, bad])
@@ -99,12 +113,28 @@ def test_export_then_import_round_trips_through_the_command(tmp_path, fmt):
 
 def test_the_command_adds_a_pre_indication_and_refuses_a_broken_file(tmp_path):
     new = tmp_path / "new.yaml"
-    new.write_text(yaml.safe_dump({"pre_indications": [{
-        "slug": "cancers-pancreas", "category": "cancer", "name": "Cancers du pancréas (nom à confirmer)",
-        "sample_types": ["frozen_tumour", "ffpe"], "sources": ["https://pfmg2025.aviesan.fr/"],
-    }]}, allow_unicode=True), encoding="utf-8")
+    new.write_text(
+        yaml.safe_dump(
+            {
+                "pre_indications": [
+                    {
+                        "slug": "cancers-pancreas",
+                        "category": "cancer",
+                        "name": "Cancers du pancréas (nom à confirmer)",
+                        "sample_types": ["frozen_tumour", "ffpe"],
+                        "sources": ["https://pfmg2025.aviesan.fr/"],
+                    }
+                ]
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     call_command("catalogue", "import", str(new), stdout=StringIO())
-    assert PreIndication.objects.get(slug="cancers-pancreas").current_version().sample_types == ["frozen_tumour", "ffpe"]
+    assert PreIndication.objects.get(slug="cancers-pancreas").current_version().sample_types == [
+        "frozen_tumour",
+        "ffpe",
+    ]
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("pre_indications: {not: a list}", encoding="utf-8")
@@ -116,9 +146,15 @@ def test_the_command_adds_a_pre_indication_and_refuses_a_broken_file(tmp_path):
 
 def test_export_lists_the_latest_version():
     pre_indication = PreIndication.objects.get(slug="leucodystrophies")
-    content = {k: v for k, v in next(e for e in export_entries() if e["slug"] == "leucodystrophies").items()
-               if k not in ("slug", "category", "effective_from", "version")}
-    revise_pre_indication(pre_indication=pre_indication, content={**content, "conditional": True},
-                          effective_from=dt.date.today() + dt.timedelta(days=3))
+    content = {
+        k: v
+        for k, v in next(e for e in export_entries() if e["slug"] == "leucodystrophies").items()
+        if k not in ("slug", "category", "effective_from", "version")
+    }
+    revise_pre_indication(
+        pre_indication=pre_indication,
+        content={**content, "conditional": True},
+        effective_from=dt.date.today() + dt.timedelta(days=3),
+    )
     exported = next(e for e in export_entries() if e["slug"] == "leucodystrophies")
     assert exported["version"] == 2 and exported["conditional"] is True

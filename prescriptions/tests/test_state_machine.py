@@ -192,7 +192,9 @@ def test_reject_samples_sends_the_dossier_back_to_finalised_with_its_reason(cast
     walk(dossier, PATHS[S.SAMPLES_SHIPPED], cast, timezone.now(), dt.timedelta(minutes=1))
     with pytest.raises(TransitionRefused, match="motif"):
         transition_dossier(dossier=dossier, name="reject_samples", actor=cast.lab_staff)
-    event = transition_dossier(dossier=dossier, name="reject_samples", actor=cast.lab_staff, reason="Tube hémolysé")
+    event = transition_dossier(
+        dossier=dossier, name="reject_samples", actor=cast.lab_staff, reason="Tube hémolysé"
+    )
     assert dossier.status == S.FINALISED
     assert event.reason == "Tube hémolysé"
 

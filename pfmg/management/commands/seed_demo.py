@@ -24,10 +24,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEMO_MODE:
-            raise CommandError("seed_demo runs only in demo mode (DEMO_MODE=true): it creates shared passwords.")
+            raise CommandError(
+                "seed_demo runs only in demo mode (DEMO_MODE=true): it creates shared passwords."
+            )
         call_command("load_reference", verbosity=0)
         created = seed_demo()
-        self.stdout.write(f"Demo data: {created} dossiers created." if created else "Demo data already present.")
+        self.stdout.write(
+            f"Demo data: {created} dossiers created." if created else "Demo data already present."
+        )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for username, what in ACCOUNTS:
             self.stdout.write(f"  {username:<18} {what}")
