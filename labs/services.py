@@ -25,7 +25,9 @@ def laboratory_for(dossier: Dossier) -> Laboratory:
 
 
 @transaction.atomic
-def route_dossier(*, dossier: Dossier, actor: User | None, laboratory: Laboratory | None = None, reason: str = ""):
+def route_dossier(
+    *, dossier: Dossier, actor: User | None, laboratory: Laboratory | None = None, reason: str = ""
+):
     """Assign the dossier's laboratory: by territory, or ``laboratory`` as an override (reason required)."""
     if laboratory is not None and not reason.strip():
         raise RoutingError(_("Un motif est obligatoire pour orienter un dossier hors de son territoire."))
