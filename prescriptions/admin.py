@@ -16,6 +16,7 @@ from .models import (
     PreIndication,
     PreIndicationDocument,
     PreIndicationVersion,
+    ReferenceCounter,
 )
 from .services import TransitionRefused, actions_for, transition_dossier
 
@@ -168,8 +169,13 @@ class PatientAdmin(admin.ModelAdmin):
 
 class DossierPersonInline(admin.TabularInline):
     model = DossierPerson
+    fields = ("relationship", "patient", "affected", "to_be_sequenced")
+    readonly_fields = fields
     extra = 0
-    autocomplete_fields = ["patient"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class DossierEventInline(admin.TabularInline):
@@ -208,13 +214,28 @@ class DossierAdmin(admin.ModelAdmin):
     search_fields = ("reference", "prescriber__last_name", "persons__patient__birth_name")
     list_select_related = ("pre_indication_version", "prescriber", "establishment", "laboratory")
     date_hierarchy = "created_at"
-    readonly_fields = ("reference", "status", "entered_by", "created_at", "updated_at")
-    autocomplete_fields = ["prescriber", "establishment"]
-    raw_id_fields = ["pre_indication_version"]
+    # Read-only: a dossier changes through its services (the transitions below, routing with a reason),
+    # so that every change leaves its trace in the timeline.
+    readonly_fields = (
+        "reference",
+        "status",
+        "pre_indication_version",
+        "prescriber",
+        "entered_by",
+        "establishment",
+        "rcp",
+        "laboratory",
+        "created_at",
+        "updated_at",
+    )
     inlines = [DossierPersonInline, DossierEventInline]
 
     def has_add_permission(self, request):
         # A dossier is created by its prescriber (or their assistant) in the portal, never from the admin.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Health data with an audit trail: cancel or withdraw, never delete.
         return False
 
     def get_urls(self):
@@ -277,6 +298,32 @@ class DossierEventAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DossierPerson)
+class DossierPersonAdmin(admin.ModelAdmin):
+    list_display = ("dossier", "relationship", "patient", "affected", "to_be_sequenced")
+    list_filter = ("relationship", "affected", "to_be_sequenced")
+    search_fields = ("dossier__reference", "patient__birth_name", "patient__used_name")
+    list_select_related = ("dossier", "patient")
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["dossier"]
+
+
+@admin.register(ReferenceCounter)
+class ReferenceCounterAdmin(admin.ModelAdmin):
+    """Read-only: references are allocated by the dossier service, never typed."""
+
+    list_display = ("year", "last")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -526,7 +526,8 @@ class DossierEvent(models.Model):
         indexes = [models.Index(fields=["dossier", "at"]), models.Index(fields=["to_status", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.dossier_id} {self.transition} {self.from_status}→{self.to_status}"
+        what = self.transition or self.get_kind_display()
+        return f"{timezone.localtime(self.at):%d/%m/%Y %H:%M} — {what}"
 
 
 class ReferenceCounter(models.Model):

@@ -20,9 +20,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def page(live_server, settings, reference_data):
+def page(live_server, settings, reference_data, monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False  # the live server speaks plain HTTP
     seed_demo()
     from playwright.sync_api import sync_playwright

@@ -208,3 +208,16 @@ def test_roles_are_held_through_groups(demo):
     assert User.objects.get(username="coordinator").has_role(Role.RCP_MEMBER)
     assert User.objects.get(username="biologist_seqoia").has_role(Role.BIOLOGIST)
     assert not User.objects.get(username="lab_seqoia").has_role(Role.BIOLOGIST)
+
+
+def test_every_model_has_an_admin_page_that_opens(client, demo):
+    from django.apps import apps
+    from django.contrib import admin
+
+    login(client, "admin")
+    ours = [m for m in apps.get_models() if m._meta.app_label in ("people", "prescriptions")]
+    missing = [m.__name__ for m in ours if m not in admin.site._registry]
+    assert missing == []
+    for model in ours:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
