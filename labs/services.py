@@ -1,5 +1,7 @@
 """Laboratory-side writes on a dossier."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,19 +28,26 @@ def laboratory_for(dossier: Dossier) -> Laboratory:
 
 @transaction.atomic
 def route_dossier(
-    *, dossier: Dossier, actor: User | None, laboratory: Laboratory | None = None, reason: str = ""
-):
+    *,
+    dossier: Dossier,
+    actor: User | None,
+    laboratory: Laboratory | None = None,
+    reason: str = "",
+    at: datetime | None = None,
+) -> Laboratory:
     """Assign the dossier's laboratory: by territory, or ``laboratory`` as an override (reason required)."""
     if laboratory is not None and not reason.strip():
         raise RoutingError(_("Un motif est obligatoire pour orienter un dossier hors de son territoire."))
     lab = laboratory or laboratory_for(dossier)
+    now = at or timezone.now()
     dossier.laboratory = lab
+    dossier.updated_at = now
     dossier.save(update_fields=["laboratory", "updated_at"])
     DossierEvent.objects.create(
         dossier=dossier,
         kind=DossierEvent.Kind.ROUTED,
         actor=actor,
-        at=timezone.now(),
+        at=now,
         reason=reason.strip() or _("Orienté vers %(lab)s selon le territoire.") % {"lab": lab.name},
     )
     return lab

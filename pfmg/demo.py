@@ -236,7 +236,7 @@ def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step
     for name in path:
         at += step
         if name == "finalise" and not dossier.laboratory_id:
-            route_dossier(dossier=dossier, actor=cast.prescriber)
+            route_dossier(dossier=dossier, actor=cast.prescriber, at=at - step / 2)
         transition_dossier(
             dossier=dossier, name=name, actor=cast.actor_for(name), reason=REASONS.get(name, ""), at=at
         )

@@ -280,7 +280,8 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         db_index=True,
     )
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
-    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    # Time of the last activity on the dossier, set by the services (seeds replay past activity).
+    updated_at = models.DateTimeField(_("dernière activité"), default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -508,6 +509,7 @@ class DossierEvent(models.Model):
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.TRANSITION)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("acteur"),
         on_delete=models.PROTECT,
         related_name="dossier_events",
         null=True,

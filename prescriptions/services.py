@@ -80,6 +80,7 @@ def create_dossier(
         entered_by=entered_by,
         establishment=establishment,
         created_at=now,
+        updated_at=now,
     )
     DossierEvent.objects.create(
         dossier=dossier,
@@ -118,6 +119,7 @@ def choose_rcp(*, dossier: Dossier, rcp) -> Dossier:
     if dossier.status not in EDITABLE_STATES:
         raise TransitionRefused(_("Le dossier n'est plus modifiable à ce statut."))
     dossier.rcp = rcp
+    dossier.updated_at = timezone.now()
     dossier.save(update_fields=["rcp", "updated_at"])
     return dossier
 
@@ -158,9 +160,11 @@ def transition_dossier(
         raise TransitionRefused(_("Un motif est obligatoire pour cette action."))
 
     from_status = dossier.status
+    at = at or timezone.now()
     try:
         with transaction.atomic():
             method()
+            dossier.updated_at = at
             dossier.save(update_fields=["status", "updated_at"])
             event = DossierEvent.objects.create(
                 dossier=dossier,
@@ -169,7 +173,7 @@ def transition_dossier(
                 transition=name,
                 from_status=from_status,
                 to_status=dossier.status,
-                at=at or timezone.now(),
+                at=at,
                 reason=reason,
             )
             transaction.on_commit(

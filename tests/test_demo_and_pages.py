@@ -221,3 +221,12 @@ def test_every_model_has_an_admin_page_that_opens(client, demo):
     for model in ours:
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         assert client.get(url).status_code == 200, url
+
+
+def test_the_interface_is_french_whatever_the_browser_says_and_english_on_request(client, demo):
+    login(client, "prescriber")
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page["Content-Language"] == "fr"
+    assert '<html lang="fr">' in page.content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert client.get("/")["Content-Language"] == "en"
