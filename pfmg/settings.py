@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_fsm",  # graph_transitions
     "rules.apps.AutodiscoverRulesConfig",
     "people",
+    "ontology",
     "prescriptions",
     "rcp",
     "consent",
