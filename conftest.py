@@ -63,7 +63,8 @@ def reference_data(db):
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings):
+def _plain_http(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"  # uploaded documents never land in the working tree
     settings.SECURE_SSL_REDIRECT = False
     # Real hashing costs ~0.3 s a user; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

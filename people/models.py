@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,9 +53,13 @@ class User(AbstractUser):
         full = self.get_full_name()
         return full or self.username
 
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        # One query per user object, however many checks a page makes.
+        return frozenset(group.name for group in self.groups.all())
+
     def has_role(self, role: str) -> bool:
-        # Prefetch-friendly: uses the cached groups when they were prefetched.
-        return any(group.name == role for group in self.groups.all())
+        return role in self.role_names
 
 
 class Region(models.Model):

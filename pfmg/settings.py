@@ -135,6 +135,10 @@ STORAGES = {
     },
 }
 
+# Documents attached to a prescription (PDF, JPEG, PNG; the type is read from the content).
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=20_000_000)
+FILE_UPLOAD_PERMISSIONS = 0o640
+
 # E-mail: console in development; EMAIL_URL in production: smtp+tls://user:pass@host:587 (STARTTLS) or
 # smtp+ssl://user:pass@host:465.
 if env.str("EMAIL_URL", default=""):
@@ -178,6 +182,8 @@ SPECTACULAR_SETTINGS = {
 # Security: hardened whenever DEBUG is off (so `check --deploy` is clean in production).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Sliding expiry: a prescriber filling a long form is not logged out while they work.
+SESSION_SAVE_EVERY_REQUEST = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -4,12 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from prescriptions.apis import PreIndicationViewSet
 
 from .views import healthz
 
 router = DefaultRouter()
 router.register("pre-indications", PreIndicationViewSet, basename="pre-indication")
+router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
+router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -10,12 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from .catalogue import CatalogueError, revise_pre_indication
 from .models import (
     Dossier,
+    DossierDocument,
     DossierEvent,
     DossierPerson,
+    DossierPhenotype,
     Patient,
     PreIndication,
     PreIndicationDocument,
     PreIndicationVersion,
+    PriorTest,
     ReferenceCounter,
 )
 from .services import TransitionRefused, actions_for, transition_dossier
@@ -178,6 +181,32 @@ class DossierPersonInline(admin.TabularInline):
         return False
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DossierPhenotypeInline(_ReadOnlyInline):
+    model = DossierPhenotype
+    fields = ("term", "present")
+
+
+class PriorTestInline(_ReadOnlyInline):
+    model = PriorTest
+    fields = ("kind", "performed_on", "result", "details")
+
+
+class DossierDocumentInline(_ReadOnlyInline):
+    model = DossierDocument
+    fields = ("label", "content_type", "size", "sha256", "uploaded_by", "uploaded_at")
+
+
 class DossierEventInline(admin.TabularInline):
     model = DossierEvent
     verbose_name_plural = _("Chronologie")
@@ -228,7 +257,13 @@ class DossierAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    inlines = [DossierPersonInline, DossierEventInline]
+    inlines = [
+        DossierPersonInline,
+        DossierPhenotypeInline,
+        PriorTestInline,
+        DossierDocumentInline,
+        DossierEventInline,
+    ]
 
     def has_add_permission(self, request):
         # A dossier is created by its prescriber (or their assistant) in the portal, never from the admin.
@@ -327,4 +362,56 @@ class ReferenceCounterAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DossierDocument)
+class DossierDocumentAdmin(admin.ModelAdmin):
+    """Listed for the audit; the files are downloaded from the dossier page, where access is checked."""
+
+    list_display = ("label", "dossier", "content_type", "size", "uploaded_by", "uploaded_at")
+    list_filter = ("content_type",)
+    search_fields = ("dossier__reference", "label")
+    list_select_related = ("dossier", "uploaded_by")
+    readonly_fields = (
+        "dossier",
+        "expected",
+        "label",
+        "file",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DossierPhenotype)
+class DossierPhenotypeAdmin(admin.ModelAdmin):
+    list_display = ("dossier", "term", "present")
+    list_filter = ("present",)
+    search_fields = ("dossier__reference", "term__name", "term__id")
+    list_select_related = ("dossier", "term")
+    readonly_fields = ("dossier", "term", "present")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PriorTest)
+class PriorTestAdmin(admin.ModelAdmin):
+    list_display = ("dossier", "kind", "performed_on", "result")
+    list_filter = ("kind", "result")
+    search_fields = ("dossier__reference",)
+    list_select_related = ("dossier",)
+    readonly_fields = ("dossier", "kind", "performed_on", "result", "details")
+
+    def has_add_permission(self, request):
         return False

@@ -102,3 +102,86 @@ def pre_indication_prescribable(dossier: Dossier) -> list[str]:
 @condition
 def laboratory_assigned(dossier: Dossier) -> list[str]:
     return [] if dossier.laboratory_id else [_("Aucun laboratoire n'est attribué au dossier.")]
+
+
+@condition
+def criteria_answered(dossier: Dossier) -> list[str]:
+    missing = [
+        item["criterion"]
+        for item in dossier.criteria_checklist or []
+        if item.get("met") is None
+        or (item.get("met") is False and not (item.get("justification") or "").strip())
+    ]
+    if not missing:
+        return []
+    return [_("Critère de la fiche sans réponse ni justification : « %(c)s ».") % {"c": c} for c in missing]
+
+
+def family_problems(
+    version, structure: str, relatives: int, exception: str = "", exception_reason: str = ""
+) -> list[str]:
+    """What is wrong with a family structure for this pre-indication version (shared by the family step's
+    form and the state machine, so the page and the refusal say the same thing)."""
+    if not structure:
+        return [_("La structure familiale n'est pas renseignée.")]
+    problems = []
+    if version.family_structures and structure not in version.family_structures:
+        problems.append(
+            _("La fiche de cette pré-indication n'admet pas la structure « %(s)s ».") % {"s": structure}
+        )
+    low, high = {"solo": (0, 0), "duo": (1, 1), "trio": (2, 2), "extended": (3, 99)}[structure]
+    if not low <= relatives <= high:
+        problems.append(
+            _("La structure « %(s)s » ne correspond pas au nombre d'apparenté·e·s renseigné·e·s (%(n)d).")
+            % {"s": structure, "n": relatives}
+        )
+    if version.trio_mandatory and structure in ("solo", "duo"):
+        if not exception:
+            problems.append(
+                _("Le trio est obligatoire pour cette pré-indication : indiquez l'exception qui s'applique.")
+            )
+        elif exception not in (version.trio_exceptions or []):
+            problems.append(_("Cette exception au trio n'est pas admise par la fiche."))
+        elif not exception_reason.strip():
+            problems.append(_("Justifiez l'exception au trio."))
+    return problems
+
+
+@condition
+def family_consistent(dossier: Dossier) -> list[str]:
+    relatives = sum(1 for p in dossier.persons.all() if p.relationship != "index")
+    return family_problems(
+        dossier.pre_indication_version,
+        dossier.family_structure,
+        relatives,
+        dossier.trio_exception,
+        dossier.trio_exception_reason,
+    )
+
+
+def missing_documents(dossier: Dossier) -> list[str]:
+    provided = {d.expected_id for d in dossier.documents.all()}
+    return [
+        d.label for d in dossier.pre_indication_version.documents.all() if d.required and d.pk not in provided
+    ]
+
+
+@condition
+def required_documents_present(dossier: Dossier) -> list[str]:
+    return [_("Document obligatoire manquant : %(d)s.") % {"d": d} for d in missing_documents(dossier)]
+
+
+@condition
+def attested(dossier: Dossier) -> list[str]:
+    return [] if dossier.attested_at else [_("Le prescripteur n'a pas attesté la prescription.")]
+
+
+# What the prescriber must have filled in before submitting (the RCP and the attestation come at submission).
+SUBMIT_CONTENT_CONDITIONS = [
+    pre_indication_prescribable,
+    criteria_answered,
+    has_index_case,
+    family_consistent,
+    required_documents_present,
+    requirements("submit"),
+]

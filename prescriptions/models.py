@@ -41,6 +41,18 @@ class TrioException(models.TextChoices):
     PARENT_UNAVAILABLE = "parent_unavailable", _("Parent non disponible")
 
 
+class OnsetAge(models.TextChoices):
+    """HPO onset categories (HP:0003674 and children)."""
+
+    ANTENATAL = "antenatal", _("Anténatal")
+    CONGENITAL = "congenital", _("Congénital (à la naissance)")
+    NEONATAL = "neonatal", _("Néonatal (< 28 jours)")
+    INFANTILE = "infantile", _("Première année")
+    CHILDHOOD = "childhood", _("Enfance (1-5 ans)")
+    JUVENILE = "juvenile", _("Juvénile (5-15 ans)")
+    ADULT = "adult", _("Adulte (≥ 16 ans)")
+
+
 class PreIndication(models.Model):
     """The stable identity of a pre-indication. What it says lives in its versions."""
 
@@ -271,6 +283,33 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="dossiers",
     )
+    # --- What the prescriber fills in while the dossier is a draft (or when the RCP asks for more). ---
+    criteria_checklist = models.JSONField(
+        _("critères de la fiche"),
+        default=list,
+        blank=True,
+        help_text=_("[{criterion, met, justification}] : un critère non rempli est justifié."),
+    )
+    family_structure = models.CharField(
+        _("structure familiale"), max_length=20, choices=FamilyStructure.choices, blank=True
+    )
+    trio_exception = models.CharField(
+        _("exception au trio"), max_length=30, choices=TrioException.choices, blank=True
+    )
+    trio_exception_reason = models.TextField(_("justification de l'exception"), blank=True)
+    age_at_onset = models.CharField(_("âge de début"), max_length=20, choices=OnsetAge.choices, blank=True)
+    clinical_summary = models.TextField(_("résumé clinique"), blank=True)
+    suspected_diagnosis = models.ForeignKey(
+        "ontology.OrphaDisease",
+        verbose_name=_("diagnostic suspecté (ORPHA)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    steps_done = models.JSONField(_("étapes complétées"), default=list, blank=True)
+    handed_over_at = models.DateTimeField(_("transmis au prescripteur le"), null=True, blank=True)
+    attested_at = models.DateTimeField(_("attesté le"), null=True, blank=True)
     status = FSMField(
         _("statut"),
         max_length=30,
@@ -302,13 +341,7 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[S.DRAFT, S.MORE_INFO_REQUESTED],
         target=S.SUBMITTED,
-        conditions=[
-            cond.has_index_case,
-            cond.has_rcp,
-            cond.rcp_may_validate,
-            cond.pre_indication_prescribable,
-            cond.requirements("submit"),
-        ],
+        conditions=[*cond.SUBMIT_CONTENT_CONDITIONS, cond.has_rcp, cond.rcp_may_validate, cond.attested],
         permission=transition_permission("submit"),
     )
     def submit(self) -> None:
@@ -530,6 +563,98 @@ class DossierEvent(models.Model):
     def __str__(self) -> str:
         what = self.transition or self.get_kind_display()
         return f"{timezone.localtime(self.at):%d/%m/%Y %H:%M} — {what}"
+
+
+class DossierPhenotype(models.Model):
+    """An HPO term observed (or explicitly absent) in the index case."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="phenotypes")
+    term = models.ForeignKey("ontology.HpoTerm", verbose_name=_("terme HPO"), on_delete=models.PROTECT)
+    present = models.BooleanField(_("présent"), default=True)
+
+    class Meta:
+        ordering = ["dossier", "-present", "term_id"]
+        verbose_name = _("phénotype")
+        verbose_name_plural = _("phénotypes")
+        constraints = [models.UniqueConstraint(fields=["dossier", "term"], name="dossier_phenotype_unique")]
+
+    def __str__(self) -> str:
+        return f"{'+' if self.present else '−'} {self.term_id}"
+
+
+class PriorTest(models.Model):
+    class Kind(models.TextChoices):
+        KARYOTYPE = "karyotype", _("Caryotype")
+        ARRAY_CGH = "array_cgh", _("ACPA (puce à ADN / array-CGH)")
+        FRAGILE_X = "fragile_x", _("X fragile")
+        GENE_PANEL = "gene_panel", _("Panel de gènes (NGS)")
+        EXOME = "exome", _("Exome")
+        TARGETED = "targeted", _("Analyse ciblée d'un gène")
+        OTHER = "other", _("Autre")
+
+    class Result(models.TextChoices):
+        NEGATIVE = "negative", _("Négatif / normal")
+        POSITIVE = "positive", _("Positif / anomalie")
+        UNCERTAIN = "uncertain", _("Variant de signification incertaine")
+        PENDING = "pending", _("En attente")
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="prior_tests")
+    kind = models.CharField(_("examen"), max_length=20, choices=Kind.choices)
+    performed_on = models.DateField(_("date"), null=True, blank=True)
+    result = models.CharField(_("résultat"), max_length=20, choices=Result.choices)
+    details = models.CharField(_("précisions"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["dossier", "performed_on", "id"]
+        verbose_name = _("examen génétique antérieur")
+        verbose_name_plural = _("examens génétiques antérieurs")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.get_result_display()}"
+
+
+def document_path(instance: DossierDocument, filename: str) -> str:
+    # The stored name never carries the uploaded name (which may hold a patient's name).
+    return f"dossiers/{instance.dossier.reference}/{instance.sha256[:16]}{instance.extension}"
+
+
+class DossierDocument(models.Model):
+    """A medical or administrative document attached to the prescription."""
+
+    class ContentType(models.TextChoices):
+        PDF = "application/pdf", "PDF"
+        JPEG = "image/jpeg", "JPEG"
+        PNG = "image/png", "PNG"
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="documents")
+    expected = models.ForeignKey(
+        PreIndicationDocument,
+        verbose_name=_("document attendu"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    label = models.CharField(_("intitulé"), max_length=200)
+    file = models.FileField(_("fichier"), upload_to=document_path)
+    original_name = models.CharField(_("nom d'origine"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=30, choices=ContentType.choices)
+    size = models.PositiveIntegerField(_("taille (octets)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("déposé le"), default=timezone.now)
+
+    class Meta:
+        ordering = ["dossier", "uploaded_at", "id"]
+        verbose_name = _("document du dossier")
+        verbose_name_plural = _("documents du dossier")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def extension(self) -> str:
+        return {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}[self.content_type]
 
 
 class ReferenceCounter(models.Model):

@@ -56,6 +56,18 @@ def is_biologist_of_dossier_laboratory(user, dossier) -> bool:
     ).exists()
 
 
+@rules.predicate
+def may_prescribe_for(author, prescriber) -> bool:
+    """``author`` may start a prescription in ``prescriber``'s name: themselves, or an assistant of theirs."""
+    if not (author.is_authenticated and prescriber is not None and prescriber.has_role("prescriber")):
+        return False
+    if author.pk == prescriber.pk:
+        return True
+    return AssistantAssignment.objects.filter(assistant=author, prescribers=prescriber).exists()
+
+
+may_edit_draft = is_dossier_prescriber | assists_dossier_prescriber | is_dossier_enterer
+
 rcp_decision = decides_for_dossier_rcp & ~is_dossier_prescriber & ~is_dossier_enterer
 
 TRANSITION_RULES: dict[str, rules.Predicate] = {
@@ -129,3 +141,4 @@ def transition_permission(name: str):
 
 for _name, _rule in TRANSITION_RULES.items():
     rules.add_perm(f"prescriptions.{_name}_dossier", _rule)
+rules.add_perm("prescriptions.edit_dossier", may_edit_draft)

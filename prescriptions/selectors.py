@@ -1,10 +1,11 @@
 """Reads of dossiers, always scoped to the user who asks."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from people.models import Role, User
+from people.models import RcpBody, Role, User
 
-from .models import Dossier, DossierEvent
+from .models import Category, Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion
 
 # What each role may see beyond the dossiers it prescribed: RCP members see dossiers once submitted to their
 # RCP; laboratories once a dossier is routed to them and finalised.
@@ -40,7 +41,7 @@ def dossiers_visible_to(user: User) -> QuerySet[Dossier]:
 
 def dossier_list(user: User) -> QuerySet[Dossier]:
     return dossiers_visible_to(user).select_related(
-        "pre_indication_version", "prescriber", "establishment", "rcp", "laboratory"
+        "pre_indication_version", "prescriber", "entered_by", "establishment", "rcp", "laboratory"
     )
 
 
@@ -48,10 +49,84 @@ def dossier_detail(user: User, pk: int) -> Dossier:
     """The dossier with what its page shows, or Dossier.DoesNotExist (a 404) if ``user`` may not see it."""
     return (
         dossier_list(user)
-        .prefetch_related("persons__patient", "pre_indication_version__documents")
+        .select_related("suspected_diagnosis")
+        .prefetch_related(
+            "persons__patient",
+            "pre_indication_version__documents",
+            "pre_indication_version__pre_indication",
+            "phenotypes__term",
+            "prior_tests",
+            "documents__expected",
+        )
         .get(pk=pk)
     )
 
 
 def timeline(dossier: Dossier) -> QuerySet[DossierEvent]:
     return dossier.events.select_related("actor").order_by("at", "id")
+
+
+def prescribers_for(user: User) -> QuerySet[User]:
+    """Those in whose name ``user`` may prescribe: themselves, or the prescribers an assistant assists."""
+    scope = Q(pk=user.pk) if user.has_role(Role.PRESCRIBER) else Q(pk__in=[])
+    scope |= Q(assisted_by__assistant=user)
+    return (
+        User.objects.filter(scope, groups__name=Role.PRESCRIBER, is_active=True)
+        .select_related("establishment")
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
+
+
+def prescribable_versions(query: str = "") -> list[PreIndicationVersion]:
+    """The versions in force today that may be prescribed, by category then filière then name."""
+    today = timezone.localdate()
+    versions = (
+        PreIndicationVersion.objects.filter(effective_from__lte=today, status__in=["active", "extended"])
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=today))
+        .select_related("pre_indication")
+        .prefetch_related("documents", "pre_indication__rcp_bodies")
+    )
+    for word in query.split():
+        versions = versions.filter(Q(name__icontains=word) | Q(filiere__icontains=word))
+    order = {c: i for i, c in enumerate(Category.values)}
+    return sorted(versions, key=lambda v: (order[v.pre_indication.category], v.filiere or "~", v.name))
+
+
+def allowed_rcps(version: PreIndicationVersion) -> QuerySet[RcpBody]:
+    scope = Q(pre_indications=version.pre_indication_id)
+    if version.pre_indication.category == Category.RARE_DISEASE:
+        scope |= Q(multi_theme_rare_disease=True)
+    return RcpBody.objects.filter(scope).distinct().order_by("name")
+
+
+def known_patients(user: User, identity: dict) -> QuerySet[Patient]:
+    """Patients already known that match ``identity`` (same INS, or same names and date of birth), among
+    those ``user`` may see; the same INS anywhere is the same person."""
+    match = Q(
+        birth_name__iexact=identity.get("birth_name", ""),
+        first_names__iexact=identity.get("first_names", ""),
+        date_of_birth=identity.get("date_of_birth"),
+    ) & Q(dossier_roles__dossier__in=dossiers_visible_to(user))
+    if identity.get("ins"):
+        match |= Q(ins=identity["ins"])
+    return Patient.objects.filter(match).distinct()
+
+
+def index_person_prefetch() -> Prefetch:
+    return Prefetch(
+        "persons",
+        queryset=DossierPerson.objects.filter(relationship=DossierPerson.Relationship.INDEX).select_related(
+            "patient"
+        ),
+        to_attr="index_persons",
+    )
+
+
+def more_info_questions(dossier: Dossier) -> DossierEvent | None:
+    """The RCP's latest request for more information, while the dossier awaits the answer."""
+    if dossier.status != Dossier.Status.MORE_INFO_REQUESTED:
+        return None
+    return (
+        dossier.events.filter(transition="request_more_info").select_related("actor").order_by("-at").first()
+    )

@@ -1,16 +1,65 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from people.models import Role
 
 from . import selectors
 from .models import Dossier
-from .services import TransitionRefused, actions_for, transition_dossier
+from .rules import may_edit_draft
+from .services import EDITABLE_STATES, TransitionRefused, actions_for, transition_dossier
+
+S = Dossier.Status
+# What each status expects next, seen from the prescribing side and from the others (no query per row).
+NEXT_FOR_PRESCRIBER = {
+    S.DRAFT: _("Compléter et soumettre la prescription"),
+    S.SUBMITTED: _("En attente de la RCP-FMG"),
+    S.MORE_INFO_REQUESTED: _("Répondre aux questions de la RCP-FMG"),
+    S.RCP_VALIDATED: _("Finaliser la prescription"),
+    S.FINALISED: _("Prélever et expédier les échantillons"),
+    S.SAMPLES_SHIPPED: _("En attente de réception au laboratoire"),
+    S.RECEIVED: _("Au laboratoire"),
+    S.SEQUENCING: _("Au laboratoire"),
+    S.ANALYSIS: _("Au laboratoire"),
+    S.REPORT_SIGNED: _("Compte rendu en cours de transmission"),
+    S.REPORT_DELIVERED: _("Lire le compte rendu, puis clôturer"),
+}
+NEXT_FOR_OTHERS = {
+    S.SUBMITTED: _("Décision de la RCP-FMG à enregistrer"),
+    S.MORE_INFO_REQUESTED: _("En attente du prescripteur"),
+    S.RCP_VALIDATED: _("En attente de finalisation"),
+    S.FINALISED: _("En attente des prélèvements"),
+    S.SAMPLES_SHIPPED: _("Réception à enregistrer"),
+    S.RECEIVED: _("Séquençage à lancer"),
+    S.SEQUENCING: _("Analyse à lancer"),
+    S.ANALYSIS: _("Compte rendu à signer"),
+    S.REPORT_SIGNED: _("Compte rendu à transmettre"),
+}
+
+
+def next_expected(dossier: Dossier, user) -> str:
+    prescribing = user.pk in (dossier.prescriber_id, dossier.entered_by_id) or user.has_role(
+        Role.PRESCRIPTION_ASSISTANT
+    )
+    if dossier.status == S.DRAFT and dossier.entered_by_id != dossier.prescriber_id:
+        if user.pk == dossier.prescriber_id:
+            return str(
+                _("Vérifier, attester et soumettre")
+                if dossier.handed_over_at
+                else _("En préparation par l'assistant·e")
+            )
+        return str(
+            _("Transmis au prescripteur")
+            if dossier.handed_over_at
+            else _("Compléter puis transmettre au prescripteur")
+        )
+    table = NEXT_FOR_PRESCRIBER if prescribing else NEXT_FOR_OTHERS
+    return str(table.get(dossier.status, "—"))
 
 
 @login_required
@@ -21,42 +70,92 @@ def home(request):
         counts = dict(Dossier.objects.values_list("status").annotate(n=Count("id")).order_by())
         rows = [(status.label, counts.get(status.value, 0)) for status in Dossier.Status]
         return render(request, "prescriptions/national.html", {"rows": rows, "total": sum(counts.values())})
-    dossiers = selectors.dossier_list(user).order_by("-updated_at")
-    status = request.GET.get("status", "")
+    dossiers = selectors.dossier_list(user).prefetch_related(selectors.index_person_prefetch())
+    tab = request.GET.get("vue", "")
+    to_validate = Q(status=S.DRAFT, prescriber=user, handed_over_at__isnull=False) & ~Q(entered_by=user)
+    to_validate_count = dossiers.filter(to_validate).count() if user.has_role(Role.PRESCRIBER) else 0
+    if tab == "a-valider":
+        dossiers = dossiers.filter(to_validate)
+    status = request.GET.get("statut", "")
     if status in Dossier.Status.values:
         dossiers = dossiers.filter(status=status)
-    page = Paginator(dossiers, 25).get_page(request.GET.get("page"))
+    pre_indication = request.GET.get("pre_indication", "")
+    if pre_indication:
+        dossiers = dossiers.filter(pre_indication_version__pre_indication__slug=pre_indication)
+    query = request.GET.get("q", "").strip()[:100]
+    if query:
+        compact = query.replace(" ", "")
+        match = Q(reference__icontains=query) | Q(persons__patient__ins=compact)
+        for word in query.split():
+            match |= Q(persons__patient__birth_name__icontains=word) | Q(
+                persons__patient__used_name__icontains=word
+            )
+        dossiers = dossiers.filter(pk__in=selectors.dossiers_visible_to(user).filter(match).values("pk"))
+    page = Paginator(dossiers.order_by("-updated_at", "-pk"), 25).get_page(request.GET.get("page"))
+    for dossier in page.object_list:
+        dossier.next_expected = next_expected(dossier, user)
+        dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
+    params = request.GET.copy()
+    params.pop("page", None)
     return render(
         request,
         "prescriptions/home.html",
-        {"page": page, "statuses": Dossier.Status.choices, "current_status": status},
+        {
+            "page": page,
+            "statuses": Dossier.Status.choices,
+            "pre_indications": selectors.prescribable_versions(),
+            "current": {"statut": status, "pre_indication": pre_indication, "q": query, "vue": tab},
+            "querystring": params.urlencode(),
+            "to_validate_count": to_validate_count,
+            "can_prescribe": selectors.prescribers_for(user).exists(),
+            "assisted": selectors.prescribers_for(user)
+            if user.has_role(Role.PRESCRIPTION_ASSISTANT)
+            else None,
+        },
     )
+
+
+def _visible(request, pk: int) -> Dossier:
+    try:
+        return selectors.dossier_detail(request.user, pk)
+    except Dossier.DoesNotExist:
+        raise Http404 from None
 
 
 @login_required
 def dossier_detail(request, pk: int):
-    try:
-        dossier = selectors.dossier_detail(request.user, pk)
-    except Dossier.DoesNotExist:
-        raise Http404 from None
+    dossier = _visible(request, pk)
     return render(
         request,
         "prescriptions/dossier_detail.html",
         {
             "dossier": dossier,
             "events": selectors.timeline(dossier),
-            "actions": actions_for(dossier, request.user),
+            "actions": [a for a in actions_for(dossier, request.user) if a.name != "submit"],
+            "questions": selectors.more_info_questions(dossier),
+            "can_edit": dossier.status in EDITABLE_STATES and may_edit_draft.test(request.user, dossier),
         },
     )
 
 
 @login_required
+def document_download(request, pk: int, document_pk: int):
+    dossier = _visible(request, pk)
+    document = get_object_or_404(dossier.documents.all(), pk=document_pk)
+    response = FileResponse(
+        document.file.open("rb"),
+        content_type=document.content_type,
+        as_attachment=True,
+        filename=f"{dossier.reference}-{document.pk}{document.extension}",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
 @require_POST
 def dossier_transition(request, pk: int, name: str):
-    try:
-        dossier = selectors.dossier_detail(request.user, pk)
-    except Dossier.DoesNotExist:
-        raise Http404 from None
+    dossier = _visible(request, pk)
     try:
         transition_dossier(
             dossier=dossier, name=name, actor=request.user, reason=request.POST.get("reason", "")

@@ -17,6 +17,7 @@ from people.models import (
     Role,
     User,
 )
+from pfmg.demo import complete_draft
 from prescriptions.models import Dossier, DossierPerson, Patient, PreIndication, Sex
 from prescriptions.services import add_person, choose_rcp, create_dossier
 
@@ -101,15 +102,18 @@ def dossier(
     prescriber_user: User | None = None,
     entered_by: User | None = None,
     slug: str = "deficience-intellectuelle",
-    rcp: RcpBody | None = None,
+    rcp: RcpBody | None | bool = None,
     with_index: bool = True,
+    complete: bool = True,
 ) -> Dossier:
+    """A draft; ``complete`` fills every prescribing step (through the real services) so it may be submitted."""
     prescriber_user = prescriber_user or prescriber()
     version = PreIndication.objects.get(slug=slug).current_version()
-    d = create_dossier(
-        prescriber=prescriber_user, entered_by=entered_by or prescriber_user, pre_indication_version=version
-    )
-    if with_index:
+    author = entered_by or prescriber_user
+    d = create_dossier(prescriber=prescriber_user, entered_by=author, pre_indication_version=version)
+    if complete and with_index:
+        complete_draft(d, author, d.pk, trio=False)
+    elif with_index:
         add_person(dossier=d, patient=patient(), relationship=DossierPerson.Relationship.INDEX)
     if rcp is not False:
         choose_rcp(dossier=d, rcp=rcp or rcp_body())

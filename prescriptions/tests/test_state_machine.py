@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import connection, connections
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
@@ -11,6 +12,7 @@ from django_fsm import can_proceed, has_transition_perm
 from labs.services import route_dossier
 from people.models import LaboratoryMembership, RcpMembership, Role
 from pfmg.demo import PATHS, Cast, walk
+from prescriptions.drafting import attest_and_submit
 from prescriptions.models import Dossier, DossierEvent
 from prescriptions.services import (
     TransitionConflict,
@@ -39,6 +41,11 @@ def cast(db, reference_data):
 def new_dossier(cast, **kwargs):
     kwargs.setdefault("rcp", cast.coordinator.rcp_memberships.get().rcp)
     return f.dossier(prescriber_user=cast.prescriber, **kwargs)
+
+
+def submit(dossier, prescriber):
+    """The prescriber attests and submits (the only way a dossier leaves the draft)."""
+    attest_and_submit(dossier=dossier, prescriber=prescriber, rcp=dossier.rcp)
 
 
 def transition_events(dossier):
@@ -85,22 +92,30 @@ def test_an_unknown_action_name_is_refused(cast):
 
 
 def test_submit_says_what_is_missing(cast):
-    dossier = new_dossier(cast, with_index=False, rcp=False)
+    dossier = new_dossier(cast, with_index=False, rcp=False, complete=False)
     assert not can_proceed(dossier.submit)
     with pytest.raises(TransitionRefused) as refused:
         transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
-    assert "Le cas index n'est pas renseigné." in refused.value.reasons
-    assert "Aucune RCP-FMG n'est choisie." in refused.value.reasons
-    submit = next(a for a in actions_for(dossier, cast.prescriber) if a.name == "submit")
-    assert not submit.allowed and "Le cas index n'est pas renseigné." in submit.reasons
+    for reason in (
+        "Le cas index n'est pas renseigné.",
+        "La structure familiale n'est pas renseignée.",
+        "Aucune RCP-FMG n'est choisie.",
+        "Le prescripteur n'a pas attesté la prescription.",
+    ):
+        assert reason in refused.value.reasons
+    action = next(a for a in actions_for(dossier, cast.prescriber) if a.name == "submit")
+    assert not action.allowed and "Le cas index n'est pas renseigné." in action.reasons
 
 
 def test_an_rcp_that_does_not_cover_the_pre_indication_cannot_receive_it(cast):
     local = f.rcp_body(multi_theme_rare_disease=False)
     dossier = f.dossier(prescriber_user=cast.prescriber, rcp=local)
-    assert not can_proceed(dossier.submit)
+    with pytest.raises(TransitionRefused, match="ne valide pas cette pré-indication"):
+        submit(dossier, cast.prescriber)
+    assert dossier.status == S.DRAFT and dossier.attested_at is None  # nothing half-written
     local.pre_indications.add(dossier.pre_indication_version.pre_indication)
-    assert can_proceed(dossier.submit)
+    submit(dossier, cast.prescriber)
+    assert dossier.status == S.SUBMITTED and dossier.rcp == local
 
 
 def test_only_the_prescriber_submits_and_an_assistant_never_attests(cast):
@@ -109,7 +124,13 @@ def test_only_the_prescriber_submits_and_an_assistant_never_attests(cast):
     assert not has_transition_perm(dossier.submit, assistant)
     with pytest.raises(TransitionNotPermitted):
         transition_dossier(dossier=dossier, name="submit", actor=assistant)
-    assert has_transition_perm(dossier.submit, cast.prescriber)
+    with pytest.raises(PermissionDenied, match="Seul le prescripteur"):
+        attest_and_submit(dossier=dossier, prescriber=assistant, rcp=dossier.rcp)
+    assert dossier.attested_at is None
+    submit(dossier, cast.prescriber)
+    assert dossier.status == S.SUBMITTED
+    event = dossier.events.get(transition="submit")
+    assert event.actor == cast.prescriber and dossier.entered_by == assistant
 
 
 def test_a_coordinator_may_not_validate_a_dossier_they_prescribed(cast):
@@ -117,7 +138,7 @@ def test_a_coordinator_may_not_validate_a_dossier_they_prescribed(cast):
     prescriber_coordinator = f.prescriber()
     f.coordinator(rcp, user=prescriber_coordinator)
     dossier = f.dossier(prescriber_user=prescriber_coordinator, rcp=rcp)
-    transition_dossier(dossier=dossier, name="submit", actor=prescriber_coordinator)
+    submit(dossier, prescriber_coordinator)
 
     for name in ("validate", "reject", "request_more_info"):
         assert not has_transition_perm(getattr(dossier, name), prescriber_coordinator)
@@ -131,7 +152,7 @@ def test_a_coordinator_may_not_validate_a_dossier_they_entered(cast):
     deputy = f.coordinator(rcp, function=RcpMembership.Function.DEPUTY)
     deputy.groups.add(*f.UserFactory(roles=[Role.PRESCRIPTION_ASSISTANT]).groups.all())
     dossier = new_dossier(cast, entered_by=deputy)
-    transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
+    submit(dossier, cast.prescriber)
     assert not has_transition_perm(dossier.validate, deputy)
     assert has_transition_perm(dossier.validate, cast.coordinator)
 
@@ -142,7 +163,7 @@ def test_a_deputy_decides_and_a_plain_member_does_not(cast):
     member = f.coordinator(rcp, function=RcpMembership.Function.MEMBER)
     other_rcp_coordinator = f.coordinator(f.rcp_body())
     dossier = new_dossier(cast)
-    transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
+    submit(dossier, cast.prescriber)
     assert has_transition_perm(dossier.validate, deputy)
     assert not has_transition_perm(dossier.validate, member)
     assert not has_transition_perm(dossier.validate, other_rcp_coordinator)
@@ -151,7 +172,7 @@ def test_a_deputy_decides_and_a_plain_member_does_not(cast):
 def test_a_superuser_cannot_bypass_the_separation_of_duty(cast):
     admin = f.UserFactory(is_superuser=True, is_staff=True, roles=[Role.ADMINISTRATOR])
     dossier = new_dossier(cast)
-    transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
+    submit(dossier, cast.prescriber)
     assert not has_transition_perm(dossier.validate, admin)
     assert has_transition_perm(dossier.cancel, admin)
 
@@ -225,7 +246,7 @@ def test_withdraw_is_possible_from_every_state_that_is_not_final():
 
 def test_a_stale_copy_gets_a_conflict_and_the_winner_is_kept(cast):
     dossier = new_dossier(cast)
-    transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
+    submit(dossier, cast.prescriber)
     mine = Dossier.objects.get(pk=dossier.pk)
     theirs = Dossier.objects.get(pk=dossier.pk)
     transition_dossier(dossier=mine, name="validate", actor=cast.coordinator)
@@ -244,7 +265,7 @@ def test_two_connections_at_once_one_wins_the_other_is_told(reference_data):
     cast = Cast(f.prescriber(), f.coordinator(rcp), f.lab_member("seqoia"), f.lab_member("seqoia"))
     deputy = f.coordinator(rcp, function=RcpMembership.Function.DEPUTY)
     dossier = f.dossier(prescriber_user=cast.prescriber, rcp=rcp)
-    transition_dossier(dossier=dossier, name="submit", actor=cast.prescriber)
+    submit(dossier, cast.prescriber)
     assert connection.vendor == "postgresql"
 
     barrier = threading.Barrier(2)

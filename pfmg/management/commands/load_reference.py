@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from ontology.services import load_hpo, load_orpha
 from people.services import load_laboratories, load_places
 from prescriptions.catalogue import DATA_FILE, import_file
 
@@ -15,3 +16,5 @@ class Command(BaseCommand):
             f"Reference data: {departments} departments, {territories} new territories, pre-indications "
             f"{len(result.created)} created / {len(result.revised)} revised / {len(result.unchanged)} unchanged."
         )
+        # Last: the slowest, and skipped when this release of HPO and ORPHA is already in the database.
+        self.stdout.write(f"Ontologies: {load_hpo()}; {load_orpha()}.")

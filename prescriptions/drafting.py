@@ -1,0 +1,361 @@
+"""Writing a prescription: the services behind each step of the prescribing journey.
+
+Each step is saved whole or not at all (``transaction.atomic``); a saved step is never lost, and the dossier
+records which steps are done so the prescriber resumes where they stopped. Editing withdraws a previous
+attestation: the prescriber attests what they submit, as it is when they submit it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from people.models import RcpBody, User
+
+from .models import (
+    Dossier,
+    DossierDocument,
+    DossierEvent,
+    DossierPerson,
+    DossierPhenotype,
+    Patient,
+    PreIndicationDocument,
+    PreIndicationVersion,
+    PriorTest,
+)
+from .rules import may_edit_draft, may_prescribe_for
+from .services import EDITABLE_STATES, choose_rcp, create_dossier, transition_dossier
+
+STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
+
+
+def _editable(dossier: Dossier, actor: User) -> None:
+    if not may_edit_draft.test(actor, dossier):
+        raise PermissionDenied(_("Vous ne pouvez pas modifier ce dossier."))
+    if dossier.status not in EDITABLE_STATES:
+        raise PermissionDenied(
+            _("Le dossier n'est plus modifiable : il est au statut « %(s)s ».")
+            % {"s": dossier.get_status_display()}
+        )
+
+
+def _touch(dossier: Dossier, step: str, *fields: str) -> None:
+    if step not in dossier.steps_done:
+        dossier.steps_done = [s for s in STEPS if s in {*dossier.steps_done, step}]
+    dossier.attested_at = None
+    dossier.updated_at = timezone.now()
+    dossier.save(update_fields=[*fields, "steps_done", "attested_at", "updated_at"])
+
+
+def next_step(dossier: Dossier) -> str:
+    """Where the prescriber resumes: the first step not done yet (the review once all are)."""
+    return next((s for s in STEPS if s not in dossier.steps_done), "validation")
+
+
+def checklist_for(version: PreIndicationVersion) -> list[dict]:
+    return [{"criterion": c, "met": None, "justification": ""} for c in version.criteria]
+
+
+@transaction.atomic
+def start_prescription(
+    *, author: User, prescriber: User, version: PreIndicationVersion, checklist: list[dict]
+) -> Dossier:
+    if not may_prescribe_for.test(author, prescriber):
+        raise PermissionDenied(_("Vous ne pouvez pas prescrire pour ce prescripteur."))
+    dossier = create_dossier(prescriber=prescriber, entered_by=author, pre_indication_version=version)
+    dossier.criteria_checklist = checklist
+    _touch(dossier, "pre-indication", "criteria_checklist")
+    return dossier
+
+
+@transaction.atomic
+def save_pre_indication(
+    *, dossier: Dossier, actor: User, version: PreIndicationVersion, checklist: list[dict]
+) -> None:
+    _editable(dossier, actor)
+    if dossier.status != Dossier.Status.DRAFT and version != dossier.pre_indication_version:
+        raise ValidationError(_("La pré-indication ne peut plus changer une fois le dossier soumis."))
+    if not version.is_prescribable:
+        raise ValidationError(_("Cette pré-indication n'est plus ouverte à la prescription."))
+    dossier.pre_indication_version = version
+    dossier.criteria_checklist = checklist
+    _touch(dossier, "pre-indication", "pre_indication_version", "criteria_checklist")
+
+
+IDENTITY_FIELDS = (
+    "birth_name",
+    "used_name",
+    "first_names",
+    "date_of_birth",
+    "sex",
+    "ins",
+    "is_fetus",
+    "is_deceased",
+)
+
+
+def _patient(identity: dict, reuse: Patient | None) -> Patient:
+    if reuse is not None:
+        return reuse
+    ins = identity.get("ins") or ""
+    if ins:
+        existing = Patient.objects.filter(ins=ins).first()
+        if existing is not None:
+            return existing
+    return Patient.objects.create(**{k: identity.get(k) for k in IDENTITY_FIELDS if k in identity})
+
+
+@transaction.atomic
+def save_index_case(
+    *, dossier: Dossier, actor: User, identity: dict, affected: str, reuse: Patient | None = None
+) -> DossierPerson:
+    """Create or correct the index case. A known patient (``reuse``) is linked rather than duplicated."""
+    _editable(dossier, actor)
+    index = (
+        dossier.persons.filter(relationship=DossierPerson.Relationship.INDEX)
+        .select_related("patient")
+        .first()
+    )
+    if (
+        reuse is None
+        and index is not None
+        and not index.patient.dossier_roles.exclude(dossier=dossier).exists()
+    ):
+        patient = index.patient
+        for key in IDENTITY_FIELDS:
+            if key in identity:
+                setattr(patient, key, identity[key])
+        patient.full_clean()
+        patient.save()
+    else:
+        patient = _patient(identity, reuse)
+    if index is None:
+        index = DossierPerson.objects.create(
+            dossier=dossier, patient=patient, relationship=DossierPerson.Relationship.INDEX, affected=affected
+        )
+    else:
+        index.patient = patient
+        index.affected = affected
+        index.save(update_fields=["patient", "affected"])
+    _touch(dossier, "patient")
+    return index
+
+
+@dataclass
+class Relative:
+    relationship: str
+    affected: str
+    identity: dict
+    to_be_sequenced: bool = True
+
+
+@transaction.atomic
+def save_family(
+    *,
+    dossier: Dossier,
+    actor: User,
+    structure: str,
+    relatives: list[Relative],
+    trio_exception: str = "",
+    trio_exception_reason: str = "",
+) -> None:
+    """Replace the relatives and the family structure in one go. A relative saved before keeps their patient
+    record (corrected in place unless another dossier shares it); one removed leaves no orphan record."""
+    _editable(dossier, actor)
+    previous = list(
+        dossier.persons.exclude(relationship=DossierPerson.Relationship.INDEX)
+        .select_related("patient")
+        .order_by("id")
+    )
+    kept: set[int] = set()
+    for position, relative in enumerate(relatives):
+        earlier = previous[position] if position < len(previous) else None
+        if (
+            earlier is not None
+            and not earlier.patient.dossier_roles.exclude(dossier=dossier).exists()
+            and (not relative.identity.get("ins") or relative.identity.get("ins") == earlier.patient.ins)
+        ):
+            patient = earlier.patient
+            for key in IDENTITY_FIELDS:
+                if key in relative.identity:
+                    setattr(patient, key, relative.identity[key])
+            patient.full_clean()
+            patient.save()
+        else:
+            patient = _patient(relative.identity, None)
+        if patient.pk in kept or dossier.persons.filter(patient=patient, relationship="index").exists():
+            raise ValidationError(_("La même personne figure deux fois dans la famille."))
+        kept.add(patient.pk)
+        DossierPerson.objects.update_or_create(
+            dossier=dossier,
+            patient=patient,
+            defaults={
+                "relationship": relative.relationship,
+                "affected": relative.affected,
+                "to_be_sequenced": relative.to_be_sequenced,
+            },
+        )
+    for person in previous:
+        if person.patient_id not in kept:
+            person.delete()
+            if not person.patient.dossier_roles.exists():
+                person.patient.delete()
+    dossier.family_structure = structure
+    dossier.trio_exception = trio_exception
+    dossier.trio_exception_reason = trio_exception_reason.strip()
+    _touch(dossier, "famille", "family_structure", "trio_exception", "trio_exception_reason")
+
+
+@transaction.atomic
+def save_clinical_picture(
+    *,
+    dossier: Dossier,
+    actor: User,
+    phenotypes: list[tuple[str, bool]],
+    age_at_onset: str,
+    summary: str,
+    prior_tests: list[dict],
+    suspected_diagnosis=None,
+) -> None:
+    _editable(dossier, actor)
+    dossier.phenotypes.all().delete()
+    DossierPhenotype.objects.bulk_create(
+        DossierPhenotype(dossier=dossier, term_id=term_id, present=present) for term_id, present in phenotypes
+    )
+    dossier.prior_tests.all().delete()
+    PriorTest.objects.bulk_create(PriorTest(dossier=dossier, **test) for test in prior_tests)
+    dossier.age_at_onset = age_at_onset
+    dossier.clinical_summary = summary.strip()
+    dossier.suspected_diagnosis = suspected_diagnosis
+    _touch(dossier, "clinique", "age_at_onset", "clinical_summary", "suspected_diagnosis")
+
+
+# File signatures: the type is read from the content, never from the name the browser sends.
+SIGNATURES = {
+    b"%PDF-": DossierDocument.ContentType.PDF,
+    b"\xff\xd8\xff": DossierDocument.ContentType.JPEG,
+    b"\x89PNG\r\n\x1a\n": DossierDocument.ContentType.PNG,
+}
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    return next((kind for magic, kind in SIGNATURES.items() if head.startswith(magic)), None)
+
+
+def check_upload(uploaded) -> str:
+    """The document's real type, or a ValidationError that says what is wrong with the file."""
+    limit = settings.DOCUMENT_MAX_BYTES
+    if uploaded.size > limit:
+        raise ValidationError(
+            _("Le fichier fait %(size).1f Mo : la limite est de %(limit)d Mo.")
+            % {"size": uploaded.size / 1_000_000, "limit": limit // 1_000_000}
+        )
+    if uploaded.size == 0:
+        raise ValidationError(_("Le fichier est vide."))
+    uploaded.seek(0)
+    kind = sniff_content_type(uploaded.read(16))
+    uploaded.seek(0)
+    if kind is None:
+        raise ValidationError(
+            _("« %(name)s » n'est ni un PDF, ni une image JPEG ou PNG (type lu dans le contenu du fichier).")
+            % {"name": uploaded.name}
+        )
+    return kind
+
+
+@transaction.atomic
+def add_document(
+    *, dossier: Dossier, actor: User, uploaded, expected: PreIndicationDocument | None, label: str = ""
+) -> DossierDocument:
+    _editable(dossier, actor)
+    if expected is not None and expected.version_id != dossier.pre_indication_version_id:
+        raise ValidationError(_("Ce document n'est pas attendu pour cette pré-indication."))
+    kind = check_upload(uploaded)
+    content = uploaded.read()
+    document = DossierDocument(
+        dossier=dossier,
+        expected=expected,
+        label=(expected.label if expected else label.strip()) or _("Document complémentaire"),
+        original_name=uploaded.name[:255],
+        content_type=kind,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=actor,
+    )
+    document.file.save("upload", ContentFile(content), save=False)
+    document.save()
+    DossierEvent.objects.create(
+        dossier=dossier,
+        kind=DossierEvent.Kind.NOTE,
+        actor=actor,
+        at=document.uploaded_at,
+        reason=_("Document déposé : %(label)s.") % {"label": document.label},
+    )
+    _touch(dossier, "documents")
+    return document
+
+
+@transaction.atomic
+def remove_document(*, dossier: Dossier, actor: User, document: DossierDocument) -> None:
+    _editable(dossier, actor)
+    if document.dossier_id != dossier.pk:
+        raise PermissionDenied
+    label = document.label
+    document.file.delete(save=False)
+    document.delete()
+    DossierEvent.objects.create(
+        dossier=dossier,
+        kind=DossierEvent.Kind.NOTE,
+        actor=actor,
+        at=timezone.now(),
+        reason=_("Document retiré : %(label)s.") % {"label": label},
+    )
+    _touch(dossier, "documents")
+
+
+@transaction.atomic
+def mark_documents_done(*, dossier: Dossier, actor: User) -> None:
+    _editable(dossier, actor)
+    _touch(dossier, "documents")
+
+
+@transaction.atomic
+def hand_over(*, dossier: Dossier, assistant: User) -> None:
+    """The assistant hands a prepared dossier to the prescriber, who will check, attest and submit it."""
+    _editable(dossier, assistant)
+    dossier.handed_over_at = timezone.now()
+    dossier.updated_at = dossier.handed_over_at
+    dossier.save(update_fields=["handed_over_at", "updated_at"])
+    DossierEvent.objects.create(
+        dossier=dossier,
+        kind=DossierEvent.Kind.NOTE,
+        actor=assistant,
+        at=dossier.handed_over_at,
+        reason=_("Dossier préparé, transmis au prescripteur pour validation."),
+    )
+
+
+def attest_and_submit(
+    *, dossier: Dossier, prescriber: User, rcp: RcpBody, at: dt.datetime | None = None
+) -> None:
+    """The prescriber attests the prescription as it stands and submits it to ``rcp``, atomically: a refused
+    submission leaves neither the attestation nor the RCP choice behind."""
+    if dossier.prescriber_id != prescriber.pk:
+        raise PermissionDenied(_("Seul le prescripteur du dossier atteste et soumet la prescription."))
+    try:
+        with transaction.atomic():
+            choose_rcp(dossier=dossier, rcp=rcp)
+            dossier.attested_at = at or timezone.now()
+            dossier.save(update_fields=["attested_at"])
+            transition_dossier(dossier=dossier, name="submit", actor=prescriber, at=at)
+    except Exception:
+        dossier.refresh_from_db()  # the page must show what is stored, not what was attempted
+        raise
