@@ -65,7 +65,8 @@ class IdentityForm(forms.Form):
         validators=[not_in_future],
         error_messages=DATE_ERRORS,
     )
-    sex = forms.ChoiceField(label=_("Sexe"), choices=Sex.choices)
+    # Every choice starts blank: an untouched extra form then submits nothing, and no value is assumed.
+    sex = forms.ChoiceField(label=_("Sexe"), choices=[("", "—"), *Sex.choices])
     ins = forms.CharField(
         label=_("INS / NIR"),
         required=False,
@@ -116,9 +117,14 @@ class IndexCaseForm(IdentityForm):
 class RelativeForm(IdentityForm):
     relationship = forms.ChoiceField(
         label=_("Lien avec le cas index"),
-        choices=[c for c in DossierPerson.Relationship.choices if c[0] != DossierPerson.Relationship.INDEX],
+        choices=[
+            ("", "—"),
+            *[c for c in DossierPerson.Relationship.choices if c[0] != DossierPerson.Relationship.INDEX],
+        ],
     )
-    affected = forms.ChoiceField(label=_("Statut clinique"), choices=DossierPerson.Affected.choices)
+    affected = forms.ChoiceField(
+        label=_("Statut clinique"), choices=[("", "—"), *DossierPerson.Affected.choices]
+    )
     to_be_sequenced = forms.BooleanField(label=_("À séquencer"), required=False, initial=True)
 
     field_order = [
@@ -247,7 +253,7 @@ PhenotypeFormSet = forms.formset_factory(
 
 
 class PriorTestForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Examen"), choices=PriorTest.Kind.choices)
+    kind = forms.ChoiceField(label=_("Examen"), choices=[("", "—"), *PriorTest.Kind.choices])
     performed_on = forms.DateField(
         label=_("Date"),
         required=False,
@@ -255,7 +261,7 @@ class PriorTestForm(forms.Form):
         validators=[not_in_future],
         error_messages=DATE_ERRORS,
     )
-    result = forms.ChoiceField(label=_("Résultat"), choices=PriorTest.Result.choices)
+    result = forms.ChoiceField(label=_("Résultat"), choices=[("", "—"), *PriorTest.Result.choices])
     details = TextField(label=_("Précisions"), max_length=500, required=False)
 
 

@@ -1,0 +1,137 @@
+"""The prescriber's and the assistant's journeys in Debian's Chromium, from login to a dossier submitted to
+the RCP-FMG, in French, with the keyboard-reachable controls a clinician uses."""
+
+import os
+import re
+
+import pytest
+
+from pfmg.demo import DEMO_PASSWORD, seed_demo
+from prescriptions.models import Dossier
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INS = "215037505608975"
+
+
+@pytest.fixture
+def browser_page(live_server, settings, reference_data, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    seed_demo()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(locale="fr-FR")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def log_in(page, base, username):
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", name="Mes dossiers").wait_for()
+
+
+def log_out(page):
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_role("heading", name="Connexion").wait_for()
+
+
+def fill_prescription(page, *, patient_name):
+    """Steps 1 to 5, as typed by a person (the pre-indication chosen from the catalogue)."""
+    page.get_by_role("link", name="Nouvelle prescription").click()
+    page.get_by_label("Rechercher").fill("déficience")
+    page.get_by_role("button", name="Rechercher").click()
+    page.get_by_role("link", name="Déficience intellectuelle", exact=True).click()
+    page.get_by_role("heading", name="Déficience intellectuelle", exact=True).wait_for()
+    for group in page.locator("fieldset fieldset").all():
+        group.get_by_label("Rempli", exact=True).check()
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    page.get_by_role("heading", name="Le patient (cas index)").wait_for()
+    page.get_by_label("Nom de naissance").fill(patient_name)
+    page.get_by_label("Prénom(s)").fill("Léa")
+    page.get_by_label("Date de naissance").fill("2015-03-14")
+    page.get_by_label("Sexe").select_option("F")
+    page.get_by_label("INS / NIR").fill("215037505608900")  # a wrong key first
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+    page.get_by_role("alert").wait_for()
+    assert "n'est pas valide" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Nom de naissance").input_value() == patient_name  # nothing typed is lost
+    page.get_by_label("INS / NIR").fill(INS)
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    page.get_by_role("heading", name="La famille").wait_for()
+    page.get_by_label("Structure familiale").select_option("solo")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    page.get_by_role("heading", name="Le tableau clinique").wait_for()
+    term = page.locator("#id_hpo-0-term")
+    term.fill("intellectual disab")
+    page.wait_for_function("document.querySelectorAll('#hpo-options option').length > 0")
+    assert "HP:0001249" in page.locator("#hpo-options").inner_html()
+    term.fill("HP:0001249 — Intellectual disability")
+    page.get_by_label("Résumé clinique").fill("Retard global du développement depuis la première année.")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+
+    page.get_by_role("heading", name="Les documents").wait_for()
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("heading", name="Vérifier et soumettre").wait_for()
+
+
+def test_a_prescriber_prescribes_from_login_to_submission(browser_page, live_server):
+    page = browser_page
+    log_in(page, live_server.url, "prescriber")
+    fill_prescription(page, patient_name="NAVIGATEUR")
+    assert "Intellectual disability" in page.content()
+    page.get_by_role("button", name="Attester et soumettre à la RCP-FMG").click()
+    page.get_by_role("alert").wait_for()  # the attestation is required
+    page.get_by_label(re.compile("J'atteste")).check()
+    page.get_by_role("button", name="Attester et soumettre à la RCP-FMG").click()
+    page.get_by_text("Soumis à la RCP").first.wait_for()
+    dossier = Dossier.objects.get(persons__patient__birth_name="NAVIGATEUR")
+    assert dossier.status == Dossier.Status.SUBMITTED
+    assert page.locator("html").get_attribute("lang") == "fr"
+    os.makedirs("test-artifacts", exist_ok=True)
+    page.screenshot(path="test-artifacts/prescriber-submitted.png", full_page=True)
+
+
+def test_an_assistant_prepares_and_the_prescriber_attests_and_submits(browser_page, live_server):
+    page = browser_page
+    log_in(page, live_server.url, "assistant")
+    fill_prescription(page, patient_name="ASSISTEE")
+    assert page.get_by_role("button", name=re.compile("Attester")).count() == 0  # never attests for them
+    page.get_by_role("button", name="Transmettre au prescripteur pour validation").click()
+    page.get_by_role("heading", name="Mes dossiers").wait_for()
+    log_out(page)
+
+    log_in(page, live_server.url, "prescriber")
+    page.get_by_role("link", name=re.compile("À valider")).click()
+    dossier = Dossier.objects.get(persons__patient__birth_name="ASSISTEE")
+    page.get_by_role("link", name=dossier.reference).click()
+    page.get_by_role("link", name="Reprendre la saisie").click()
+    page.get_by_role("heading", name="Vérifier et soumettre").wait_for()
+    page.get_by_label(re.compile("J'atteste")).check()
+    page.get_by_role("button", name="Attester et soumettre à la RCP-FMG").click()
+    page.get_by_text("Soumis à la RCP").first.wait_for()
+    dossier.refresh_from_db()
+    assert dossier.status == Dossier.Status.SUBMITTED
+    assert dossier.entered_by.username == "assistant"
+    assert dossier.events.get(transition="submit").actor.username == "prescriber"
