@@ -1,44 +1,17 @@
-"""The prescriber's and the assistant's journeys in Debian's Chromium, from login to a dossier submitted to
-the RCP-FMG, in French, with the keyboard-reachable controls a clinician uses."""
+"""In Debian's Chromium, in French: logging in, and the prescriber's and the assistant's journeys from login
+to a dossier submitted to the RCP-FMG."""
 
 import os
 import re
 
 import pytest
 
-from pfmg.demo import DEMO_PASSWORD, seed_demo
+from pfmg.demo import DEMO_PASSWORD
 from prescriptions.models import Dossier
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 INS = "215037505608975"
-
-
-@pytest.fixture
-def browser_page(live_server, settings, reference_data, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    seed_demo()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(locale="fr-FR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        yield page
-        context.close()
-        browser.close()
 
 
 def log_in(page, base, username):
@@ -135,3 +108,33 @@ def test_an_assistant_prepares_and_the_prescriber_attests_and_submits(browser_pa
     assert dossier.status == Dossier.Status.SUBMITTED
     assert dossier.entered_by.username == "assistant"
     assert dossier.events.get(transition="submit").actor.username == "prescriber"
+
+
+def test_a_prescriber_logs_in_sees_their_dossiers_and_opens_one(browser_page, live_server):
+    page = browser_page
+    log_in(page, live_server.url, "prescriber")
+    dossier = Dossier.objects.filter(
+        prescriber__username="prescriber", status=Dossier.Status.SUBMITTED
+    ).first()
+    page.get_by_role("link", name=dossier.reference).click()
+    page.get_by_role("heading", name=f"Dossier {dossier.reference}").wait_for()
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert "Chronologie" in page.content()
+    os.makedirs("test-artifacts", exist_ok=True)
+    page.screenshot(path="test-artifacts/prescriber-dossier.png", full_page=True)
+
+
+def test_a_wrong_password_is_announced(browser_page, live_server):
+    page = browser_page
+    page.goto(live_server.url + "/")
+    page.get_by_label("Identifiant").fill("prescriber")
+    page.get_by_label("Mot de passe").fill("not-the-password")
+    page.get_by_role("button", name="Se connecter").click()
+    assert page.get_by_role("alert").is_visible()
+
+
+def test_the_administrator_reaches_the_admin(browser_page, live_server):
+    page = browser_page
+    log_in(page, live_server.url, "admin")
+    page.goto(live_server.url + "/admin/prescriptions/dossier/")
+    assert page.get_by_role("link", name="PFMG-", exact=False).first.is_visible()
