@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions graph lock clean
+.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions graph messages lock clean
 
 $(STAMP): requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-transitions: install
 # The state machine's graph, kept in docs/.
 graph: install
 	DEBUG=true $(PY) manage.py graph_transitions prescriptions.Dossier > docs/dossier-states.dot
+
+# The English translation: extract the French msgids into locale/en/, then compile the .mo (committed; needs gettext).
+messages: install
+	DEBUG=true $(PY) manage.py makemessages -l en --ignore=$(VENV) --ignore=bench --ignore=test-artifacts --no-location
+	DEBUG=true $(PY) manage.py compilemessages --ignore=$(VENV)
 
 # Re-pin dependencies after editing pyproject.toml (needs `pip install uv`).
 lock:

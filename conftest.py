@@ -63,6 +63,15 @@ def reference_data(db):
 
 
 @pytest.fixture(autouse=True)
+def _french_between_tests():
+    # Django keeps the active language of the thread: a test that switches to English must not leak it.
+    yield
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _plain_http(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"  # uploaded documents never land in the working tree
     settings.SECURE_SSL_REDIRECT = False

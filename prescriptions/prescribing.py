@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import drafting, selectors
 from .conditions import SUBMIT_CONTENT_CONDITIONS, missing_documents, missing_for
@@ -31,13 +32,13 @@ from .models import Dossier, DossierPerson, Patient, PreIndicationVersion
 from .rules import may_edit_draft
 from .services import TransitionRefused
 
-STEP_LABELS = {
-    "pre-indication": _("Pré-indication"),
-    "patient": _("Patient"),
-    "famille": _("Famille"),
-    "clinique": _("Clinique"),
-    "documents": _("Documents"),
-    "validation": _("Vérification et envoi"),
+STEP_LABELS = {  # lazy: translated in the language of each request, not the one active at import
+    "pre-indication": gettext_lazy("Pré-indication"),
+    "patient": gettext_lazy("Patient"),
+    "famille": gettext_lazy("Famille"),
+    "clinique": gettext_lazy("Clinique"),
+    "documents": gettext_lazy("Documents"),
+    "validation": gettext_lazy("Vérification et envoi"),
 }
 
 
