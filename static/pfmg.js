@@ -52,6 +52,42 @@
   }
   bindSearch(document);
 
+  // A prescription step submitted after the session expired goes to the login page and would lose what was
+  // typed. Keep the fields in this tab's sessionStorage (gone when the tab closes) while the form is sent,
+  // and put them back only when the step page is reached again straight from the login page.
+  var DRAFT_KEY = "pfmg-step-draft";
+  var stepForm = document.querySelector("form[data-keep-draft]");
+  var saved = null;
+  try { saved = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { saved = null; }
+  if (saved && !/\/accounts\/login\//.test(location.pathname)) {
+    var fromLogin = /\/accounts\/login\//.test(document.referrer);
+    if (stepForm && saved.path === location.pathname && fromLogin) {
+      Object.keys(saved.values).forEach(function (name) {
+        var field = stepForm.elements.namedItem(name);
+        if (!field || field.type === "file" || field.type === "hidden") { return; }
+        if (field.type === "checkbox") { field.checked = saved.values[name] === "on"; }
+        else if (field.length !== undefined && field.tagName !== "SELECT") {
+          Array.prototype.forEach.call(field, function (radio) { radio.checked = radio.value === saved.values[name]; });
+        } else { field.value = saved.values[name]; }
+      });
+      var note = document.createElement("p");
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      note.textContent = stepForm.dataset.keepDraft;
+      stepForm.insertBefore(note, stepForm.firstChild);
+    }
+    sessionStorage.removeItem(DRAFT_KEY);
+  }
+  if (stepForm) {
+    stepForm.addEventListener("submit", function () {
+      var values = {};
+      new FormData(stepForm).forEach(function (value, name) {
+        if (typeof value === "string" && name !== "csrfmiddlewaretoken") { values[name] = value; }
+      });
+      try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify({path: location.pathname, values: values})); } catch (e) {}
+    });
+  }
+
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 })();

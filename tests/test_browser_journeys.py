@@ -138,3 +138,25 @@ def test_the_administrator_reaches_the_admin(browser_page, live_server):
     log_in(page, live_server.url, "admin")
     page.goto(live_server.url + "/admin/prescriptions/dossier/")
     assert page.get_by_role("link", name="PFMG-", exact=False).first.is_visible()
+
+
+def test_an_expired_session_loses_nothing_typed(browser_page, live_server):
+    page = browser_page
+    log_in(page, live_server.url, "prescriber")
+    dossier = Dossier.objects.filter(prescriber__username="prescriber", status=Dossier.Status.DRAFT).first()
+    page.goto(f"{live_server.url}/prescriptions/{dossier.pk}/patient/")
+    page.get_by_label("Nom de naissance").fill("EXPIRE")
+    page.get_by_label("Prénom(s)").fill("Jeanne")
+    page.context.clear_cookies(name="sessionid")  # the session ends while the prescriber is typing
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+    page.get_by_role("heading", name="Connexion").wait_for()
+    page.get_by_label("Identifiant").fill("prescriber")
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", name="Le patient (cas index)").wait_for()
+    assert page.get_by_label("Nom de naissance").input_value() == "EXPIRE"
+    assert page.get_by_label("Prénom(s)").input_value() == "Jeanne"
+    assert "a été restaurée" in page.get_by_role("status").first.inner_text()
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+    page.get_by_role("heading", name="La famille").wait_for()
+    assert dossier.persons.get(relationship="index").patient.birth_name == "EXPIRE"
