@@ -141,6 +141,15 @@ class PreIndicationVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (v{self.number})"
 
+    def family_structure_labels(self) -> list[str]:
+        return [str(FamilyStructure(v).label) for v in self.family_structures]
+
+    def sample_type_labels(self) -> list[str]:
+        return [str(SampleType(v).label) for v in self.sample_types]
+
+    def trio_exception_labels(self) -> list[str]:
+        return [str(TrioException(v).label) for v in self.trio_exceptions]
+
     @property
     def is_prescribable(self) -> bool:
         return self.status in (self.Status.ACTIVE, self.Status.EXTENDED)

@@ -264,3 +264,11 @@ def test_the_interface_is_french_whatever_the_browser_says_and_english_on_reques
     assert '<html lang="fr">' in page.content.decode()
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert client.get("/")["Content-Language"] == "en"
+
+
+def test_a_missing_page_is_french_and_inside_the_portal_layout(client, demo):
+    login(client, "prescriber")
+    response = client.get("/dossiers/999999/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Page introuvable" in page and 'id="main"' in page
