@@ -63,6 +63,19 @@ def reference_data(db):
 
 
 @pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Tasks run in the test's own process, whatever broker is configured; tests marked ``worker`` run them on
+    a real worker instead."""
+    from pfmg.celery import app
+
+    eager = request.node.get_closest_marker("worker") is None
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = eager, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture(autouse=True)
 def _french_between_tests():
     # Django keeps the active language of the thread: a test that switches to English must not leak it.
     yield

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rcp",
     "consent",
     "labs",
+    "notifications",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
 ]
 
@@ -84,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.views.unread_count",
             ],
         },
     },
@@ -146,7 +148,10 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Development: console, or files (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend with
+    # EMAIL_FILE_PATH) as the worker tests use.
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="PFMG portail <no-reply@pfmg.invalid>")
 
 # Celery: eager (in-process) when no broker is configured, so `make run` needs no Redis.
@@ -160,6 +165,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Separate queues so a burst of PDFs never delays a notification; the worker consumes all three.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.*": {"queue": "notifications"},
+    "*.tasks.render_*": {"queue": "pdfs"},
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-pending-emails": {
+        "task": "notifications.tasks.dispatch_pending_emails",
+        "schedule": env.int("OUTBOX_DISPATCH_SECONDS", default=60),
+    },
+}
+# Absolute links in e-mails.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -204,4 +224,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint narrates every render at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }

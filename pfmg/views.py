@@ -1,14 +1,32 @@
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
 
-def healthz(request):
-    """Liveness and readiness: the database answers."""
+def _database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
-        database = f"error: {exc.__class__.__name__}"
-    ok = database == "ok"
-    return JsonResponse({"status": "ok" if ok else "error", "database": database}, status=200 if ok else 503)
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (no broker configured)"
+    from pfmg.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def healthz(request):
+    """Liveness and readiness: the database and the broker answer."""
+    checks = {"database": _database(), "broker": _broker()}
+    ok = all(v == "ok" or v.startswith("eager") for v in checks.values())
+    return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,6 +34,8 @@ from .models import (
 )
 from .rules import may_edit_draft, may_prescribe_for
 from .services import EDITABLE_STATES, choose_rcp, create_dossier, transition_dossier
+
+logger = logging.getLogger(__name__)
 
 STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
 
@@ -359,3 +362,17 @@ def attest_and_submit(
     except Exception:
         dossier.refresh_from_db()  # the page must show what is stored, not what was attempted
         raise
+    transaction.on_commit(lambda: queue_summary_render(dossier.pk))
+
+
+def queue_summary_render(dossier_id: int) -> None:
+    """Render the bon de prescription in the background. A broker that is down costs nothing lasting: the
+    download renders a missing or stale summary itself."""
+    from .tasks import render_prescription_summary
+
+    try:
+        render_prescription_summary.apply_async(args=[dossier_id], retry=False)
+    except Exception:  # noqa: BLE001
+        logger.warning(
+            "Broker unavailable: the summary of dossier %s will be rendered on download", dossier_id
+        )

@@ -18,8 +18,9 @@ from .conditions import missing_for
 from .models import Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion, ReferenceCounter
 from .rules import REASON_REQUIRED, REFUSAL_MESSAGES, TRANSITION_RULES
 
-# Sent once the transition's transaction has committed: (sender=Dossier, dossier, event).
-dossier_transitioned = Signal()
+# Sent inside the transition's transaction, so what a receiver writes (notifications, an outbox of messages to
+# send) commits or rolls back with the transition itself: (sender=Dossier, dossier, event).
+transition_recorded = Signal()
 
 TRANSITION_NAMES = tuple(TRANSITION_RULES)
 
@@ -176,9 +177,7 @@ def transition_dossier(
                 at=at,
                 reason=reason,
             )
-            transaction.on_commit(
-                lambda: dossier_transitioned.send(sender=Dossier, dossier=dossier, event=event)
-            )
+            transition_recorded.send(sender=Dossier, dossier=dossier, event=event)
     except ConcurrentTransition as exc:
         dossier.refresh_from_db()
         raise TransitionConflict(

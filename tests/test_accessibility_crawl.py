@@ -41,7 +41,13 @@ ALLOWED_QUERY_KEYS = {"page", "statut", "vue", "choix"}
 # (JSON and Swagger UI, not the portal's markup), the language switch and logout (POST endpoints that would
 # end the crawl), file downloads.
 SKIPPED_PREFIXES = ("/admin/", "/api/", "/i18n/", "/accounts/logout/")
-SKIPPED_URL_NAMES = {"document_download", "logout", "set_language", "dossier_transition"}
+SKIPPED_URL_NAMES = {
+    "document_download",
+    "prescription_summary_pdf",
+    "logout",
+    "set_language",
+    "dossier_transition",
+}
 DRAFT_STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
 REPORTED_IMPACTS = {"serious", "critical"}
 # The least a role's crawl must reach for the test not to pass vacuously. National coordination sees one

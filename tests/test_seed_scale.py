@@ -27,6 +27,7 @@ def _demo_mode(settings):
     # seed_scale creates the demo accounts, so it runs in demo mode only (the refusal is tested below).
     settings.DEMO_MODE = True
 
+
 LAB_TRANSITIONS = {
     "receive",
     "reject_samples",

@@ -1,0 +1,148 @@
+"""Benchmark (not a test): prescription summaries ("bons de prescription") rendered per second, WeasyPrint called
+directly in this process (no worker, no storage).
+
+    DEBUG=true .venv/bin/python bench/pdfs.py [--dossiers 30]
+
+Prepares submitted dossiers through the prescribing services (untimed: complete drafts of alternating solo
+and trio families, attested and submitted), loads each with what its summary shows, renders one untimed to
+warm up (fonts, stylesheets), then times ``prescriptions.pdf.render_prescription_summary`` for every dossier:
+template, layout and PDF writing. Same database handling as bench/transitions.py: a scratch SQLite file under
+/tmp unless DATABASE_URL is set, in which case the database's name must contain "bench".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the project's packages must be importable
+
+
+def setup_django(*, any_database: bool, scratch: list[Path]) -> None:
+    """Point Django at a throw-away SQLite file unless DATABASE_URL is set, and at throw-away media unless
+    MEDIA_ROOT is set; ``scratch`` collects what to delete afterwards."""
+    if not os.environ.get("MEDIA_ROOT"):
+        media = Path(tempfile.mkdtemp(prefix="pfmg-bench-media-", dir="/tmp"))
+        scratch.append(media)
+        os.environ["MEDIA_ROOT"] = str(media)
+    own_database = not os.environ.get("DATABASE_URL")
+    if own_database:
+        fd, name = tempfile.mkstemp(prefix="pfmg-bench-", suffix=".sqlite3", dir="/tmp")
+        os.close(fd)
+        scratch += [Path(name + end) for end in ("", "-journal", "-wal", "-shm")]
+        os.environ["DATABASE_URL"] = f"sqlite:///{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pfmg.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    database = str(connection.settings_dict["NAME"])
+    if not own_database and "bench" not in database and not any_database:
+        sys.exit(
+            f"Refusing to write to {database!r}: use a database whose name contains 'bench', or --any-database."
+        )
+
+
+def remove(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dossiers", type=int, default=30)
+    parser.add_argument(
+        "--any-database", action="store_true", help="Write to DATABASE_URL whatever its name."
+    )
+    args = parser.parse_args()
+
+    scratch: list[Path] = []
+    try:
+        setup_django(any_database=args.any_database, scratch=scratch)
+        run(args)
+    finally:
+        remove(scratch)
+
+
+def run(args: argparse.Namespace) -> None:
+    import logging
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from people.models import RcpBody
+    from pfmg.demo import complete_draft, seed_people
+    from prescriptions.drafting import attest_and_submit
+    from prescriptions.models import PreIndication
+    from prescriptions.pdf import dossier_for_rendering, render_prescription_summary
+    from prescriptions.services import create_dossier
+
+    # Quiet: WeasyPrint's progress lines (one per step and page), the submissions' notification e-mails.
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    print(f"Database: {connection.vendor} {connection.settings_dict['NAME']}")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("load_reference", verbosity=0)
+    users = seed_people()
+    territories = [
+        (users["prescriber"], RcpBody.objects.get(name="RCP-FMG Maladies rares Île-de-France (démo)")),
+        (users["prescriber2"], RcpBody.objects.get(name="RCP-FMG-MR génomique Auvergne-Rhône-Alpes (démo)")),
+    ]
+    version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
+    assert version is not None, "the catalogue has no current version of deficience-intellectuelle"
+    start = timezone.now() - dt.timedelta(days=30)
+
+    began = time.perf_counter()
+    ids = []
+    for i in range(args.dossiers):
+        prescriber, rcp = territories[i % 2]
+        with transaction.atomic():
+            dossier = create_dossier(
+                prescriber=prescriber, entered_by=prescriber, pre_indication_version=version, at=start
+            )
+            complete_draft(dossier, prescriber, i, trio=i % 2 == 1)
+            attest_and_submit(dossier=dossier, prescriber=prescriber, rcp=rcp, at=start)
+        ids.append(dossier.pk)
+    dossiers = [dossier_for_rendering(pk) for pk in ids]
+    print(f"Prepared {len(dossiers)} submitted dossiers in {time.perf_counter() - began:.1f}s")
+
+    began = time.perf_counter()
+    first = render_prescription_summary(dossiers[0])
+    print(f"Warm-up render (fonts, stylesheets): {1000 * (time.perf_counter() - began):.0f} ms")
+
+    times: list[float] = []
+    sizes: list[int] = []
+    for dossier in dossiers:
+        began = time.perf_counter()
+        data = render_prescription_summary(dossier)
+        times.append(time.perf_counter() - began)
+        sizes.append(len(data))
+    assert render_prescription_summary(dossiers[0]) == first, "rendering is not deterministic"
+
+    total = sum(times)
+    print(f"{len(times)} summaries rendered in {total:.1f}s (one process, WeasyPrint called directly)")
+    print(
+        f"{len(times) / total:.1f} PDFs/second, {1000 * statistics.median(times):.0f} ms each "
+        f"(median; max {1000 * max(times):.0f} ms), {statistics.mean(sizes) / 1024:.0f} KiB on average"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""On a real Celery worker and a real Redis: a transition's e-mail is sent by the worker; with Redis stopped the
+transition still commits, and the e-mail goes out once Redis is back."""
+
+import datetime
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from notifications.models import Notification, OutboxEmail
+from pfmg.celery import app
+from prescriptions.drafting import attest_and_submit
+from prescriptions.models import Dossier
+from tests import factories as f
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A Redis of the test's own, on a free port, that the test may stop and start again."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.dir = tmp_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(50):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def start_worker(broker: str, mail_dir: Path, log: Path) -> subprocess.Popen:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "CONN_MAX_AGE": "0",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "pfmg",
+            "worker",
+            "-Q",
+            "celery,notifications,pdfs",
+            "-P",
+            "solo",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(predicate, timeout=45.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+@pytest.fixture
+def broker(tmp_path, monkeypatch, settings):
+    redis = PrivateRedis(tmp_path)
+    previous = app.conf.broker_url
+    # Point this process's Celery app at the private Redis: new connection and producer pools (Celery reads
+    # CELERY_BROKER_URL from the environment before its configuration).
+    monkeypatch.setenv("CELERY_BROKER_URL", redis.url)
+    app.conf.broker_url = redis.url
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    yield redis
+    redis.stop()
+    app.pool.force_close_all()
+    app.conf.broker_url = previous
+
+
+def submitted_dossier() -> Dossier:
+    rcp = f.rcp_body()
+    f.coordinator(rcp, user=f.UserFactory(email="coordination@chu.invalid"))
+    prescriber = f.prescriber()
+    dossier = f.dossier(prescriber_user=prescriber, rcp=rcp)
+    attest_and_submit(dossier=dossier, prescriber=prescriber, rcp=rcp)
+    return dossier
+
+
+def test_the_worker_sends_the_email_of_a_transition(reference_data, broker, tmp_path):
+    broker.start()
+    mail_dir = tmp_path / "mail"
+    worker = start_worker(broker.url, mail_dir, tmp_path / "worker.log")
+    try:
+        dossier = submitted_dossier()
+        assert Notification.objects.filter(dossier=dossier).exists()
+        sent = wait_for(lambda: OutboxEmail.objects.filter(state=OutboxEmail.State.SENT).exists())
+        assert sent, (tmp_path / "worker.log").read_text()[-3000:]
+        files = list(mail_dir.iterdir())
+        assert len(files) == 1 and dossier.reference in files[0].read_text()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+
+
+def test_with_redis_stopped_the_transition_commits_and_the_email_follows_when_it_is_back(
+    reference_data, broker, tmp_path
+):
+    # Redis is not running: the transition must still commit, its e-mail waiting in the outbox.
+    dossier = submitted_dossier()
+    assert Dossier.objects.get(pk=dossier.pk).status == Dossier.Status.SUBMITTED
+    email = OutboxEmail.objects.get()
+    assert email.state == OutboxEmail.State.PENDING
+
+    broker.start()
+    mail_dir = tmp_path / "mail"
+    worker = start_worker(broker.url, mail_dir, tmp_path / "worker.log")
+    try:
+        OutboxEmail.objects.update(created_at=email.created_at - datetime.timedelta(minutes=5))
+        # What beat runs every minute (OUTBOX_DISPATCH_SECONDS), sent through the broker to the worker.
+        app.send_task("notifications.tasks.dispatch_pending_emails", queue="notifications")
+        sent = wait_for(
+            lambda: OutboxEmail.objects.filter(pk=email.pk, state=OutboxEmail.State.SENT).exists()
+        )
+        assert sent, (tmp_path / "worker.log").read_text()[-3000:]
+        assert len(list(mail_dir.iterdir())) == 1
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)

@@ -1,0 +1,104 @@
+"""The prescription summary ("bon de prescription"): what it shows, its rendering and where renders are stored.
+
+A render is stored through Django's default storage at ``renders/<reference>/prescription-summary-<hash>.pdf``,
+the hash being that of the PDF's bytes: rendering is deterministic (``pfmg.pdf``), so the same content gives
+the same path and is stored once, and a changed dossier gives a new file beside the previous ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils.translation import gettext_lazy as _
+
+from pfmg.pdf import render_pdf
+
+from .models import Dossier
+
+SUMMARY_TEMPLATE = "pdf/prescription_summary.html"
+SUMMARY_PREFIX = "prescription-summary-"
+
+
+def dossier_for_rendering(pk: int) -> Dossier:
+    """The dossier with everything its summary shows. Not scoped to a user: for the rendering task, which
+    acts for the system; a view reads the dossier through ``selectors.dossier_detail`` instead."""
+    return (
+        Dossier.objects.select_related(
+            "pre_indication_version__pre_indication",
+            "prescriber",
+            "entered_by",
+            "establishment",
+            "rcp",
+            "laboratory",
+            "suspected_diagnosis",
+        )
+        .prefetch_related("persons__patient", "phenotypes__term", "prior_tests", "documents")
+        .get(pk=pk)
+    )
+
+
+def summary_context(dossier: Dossier) -> dict[str, Any]:
+    phenotypes = list(dossier.phenotypes.all())
+    return {
+        "dossier": dossier,
+        "version": dossier.pre_indication_version,
+        "persons": list(dossier.persons.all()),
+        "present": [p for p in phenotypes if p.present],
+        "absent": [p for p in phenotypes if not p.present],
+        "prior_tests": list(dossier.prior_tests.all()),
+        "documents": list(dossier.documents.all()),
+    }
+
+
+def render_prescription_summary(dossier: Dossier) -> bytes:
+    # The PDF declares the attestation as its date: the prescriber's act, not the time it was rendered.
+    return render_pdf(
+        SUMMARY_TEMPLATE,
+        summary_context(dossier),
+        reference=dossier.reference,
+        title=_("Bon de prescription"),
+        created=dossier.attested_at or dossier.created_at,
+    )
+
+
+def renders_folder(dossier: Dossier) -> str:
+    return f"renders/{dossier.reference}"
+
+
+def store_prescription_summary(dossier: Dossier) -> str:
+    """Render the summary and store it unless the same bytes are already stored; returns its storage path."""
+    data = render_prescription_summary(dossier)
+    path = f"{renders_folder(dossier)}/{SUMMARY_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(data))
+        if saved != path:
+            # Another worker stored the same render meanwhile (the storage gave ours another name): keep one.
+            default_storage.delete(saved)
+    return path
+
+
+def prescription_summary_path(dossier: Dossier) -> str | None:
+    """The storage path of the latest stored render of the summary, or None if none is stored."""
+    folder = renders_folder(dossier)
+    try:
+        _folders, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return None
+    paths = [
+        f"{folder}/{name}" for name in files if name.startswith(SUMMARY_PREFIX) and name.endswith(".pdf")
+    ]
+    if not paths:
+        return None
+    return max(paths, key=lambda path: (default_storage.get_modified_time(path), path))
+
+
+def current_prescription_summary_path(dossier: Dossier) -> str:
+    """A stored render that shows the dossier as it stands: the latest one if it was stored after the dossier's
+    last activity, else a render made now (stored once, like the task's)."""
+    path = prescription_summary_path(dossier)
+    if path is not None and default_storage.get_modified_time(path) >= dossier.updated_at:
+        return path
+    return store_prescription_summary(dossier)
