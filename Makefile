@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions graph messages lock clean
+.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs graph messages lock clean
 
 $(STAMP): requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,11 +37,13 @@ typecheck: install
 
 # Benchmarks (not tests): seeding speed and transition throughput. BENCH_DOSSIERS sets the size.
 BENCH_DOSSIERS ?= 20000
-bench: bench-seed bench-transitions
+bench: bench-seed bench-transitions bench-pdfs
 bench-seed: install
 	DEBUG=true $(PY) bench/seed_scale.py --dossiers $(BENCH_DOSSIERS)
 bench-transitions: install
 	DEBUG=true $(PY) bench/transitions.py
+bench-pdfs: install
+	DEBUG=true $(PY) bench/pdfs.py
 
 # The state machine's graph, kept in docs/.
 graph: install
