@@ -6,6 +6,7 @@ notifications, and a broker that is down delays the e-mails instead of losing th
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,7 +25,7 @@ class Notification(models.Model):
         blank=True,
     )
     message = models.CharField(_("message"), max_length=300)
-    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)  # the time of the event it reports
     read_at = models.DateTimeField(_("lue le"), null=True, blank=True)
 
     class Meta:

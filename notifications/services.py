@@ -69,7 +69,7 @@ def on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) ->
     for user in recipients_for(event):
         with translation.override(settings.LANGUAGE_CODE):
             notification = Notification.objects.create(
-                recipient=user, dossier=dossier, event=event, message=_message(event)
+                recipient=user, dossier=dossier, event=event, message=_message(event), created_at=event.at
             )
         if not user.email:
             continue
