@@ -1,4 +1,5 @@
-"""Celery tasks: thin, idempotent, acknowledged late (a worker killed mid-task leaves the task to another)."""
+"""Celery tasks: thin, idempotent, acknowledged late (a worker killed mid-task leaves the task to another).
+They go to the `notifications` queue through CELERY_TASK_ROUTES."""
 
 from celery import shared_task
 
@@ -7,7 +8,7 @@ from . import services
 MAX_RETRIES = 6
 
 
-@shared_task(bind=True, queue="notifications", acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def send_email(self, outbox_id: int) -> bool:
     try:
         return services.send_outbox_email(outbox_id)
@@ -19,7 +20,7 @@ def send_email(self, outbox_id: int) -> bool:
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 
-@shared_task(queue="notifications")
+@shared_task
 def dispatch_pending_emails() -> int:
     """Periodic (beat): what could not be queued while the broker was down goes out now."""
     ids = services.pending_email_ids()

@@ -159,3 +159,10 @@ def test_an_email_that_keeps_failing_is_given_up_and_kept_for_an_administrator(c
 def test_healthz_reports_database_and_broker(client, db):
     body = client.get("/healthz").json()
     assert body["database"] == "ok" and "broker" in body
+
+
+def test_notification_tasks_are_routed_to_their_own_queue():
+    from pfmg.celery import app
+
+    for name in ("notifications.tasks.send_email", "notifications.tasks.dispatch_pending_emails"):
+        assert app.amqp.router.route({}, name)["queue"].name == "notifications"
