@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Notification, OutboxEmail
+from .models import Notification, OutboxEmail, Reminder
 
 
 @admin.register(Notification)
@@ -45,3 +45,15 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         for email in queryset.exclude(state=OutboxEmail.State.SENT):
             OutboxEmail.objects.filter(pk=email.pk).update(state=OutboxEmail.State.PENDING)
             queue_email(email.pk)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ("kind", "dossier", "recipient", "since")
+    list_filter = ("kind",)
+    search_fields = ("dossier__reference", "recipient__username")
+    list_select_related = ("dossier", "recipient")
+    readonly_fields = ("kind", "dossier", "recipient", "since", "notification")
+
+    def has_add_permission(self, request):
+        return False

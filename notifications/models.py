@@ -74,3 +74,32 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.to}: {self.subject}"
+
+
+class Reminder(models.Model):
+    """A reminder sent for one waiting period: at most one per kind, dossier, recipient and start of the wait."""
+
+    class Kind(models.TextChoices):
+        RCP_WAITING = "rcp_waiting", _("Dossier en attente de la RCP-FMG")
+        DRAFT_IDLE = "draft_idle", _("Brouillon inactif")
+        SAMPLES_NOT_RECEIVED = "samples_not_received", _("Prélèvements non reçus")
+
+    kind = models.CharField(_("type"), max_length=30, choices=Kind.choices)
+    dossier = models.ForeignKey("prescriptions.Dossier", on_delete=models.CASCADE, related_name="reminders")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+    )
+    since = models.DateTimeField(_("en attente depuis"))
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="reminder")
+
+    class Meta:
+        verbose_name = _("relance")
+        verbose_name_plural = _("relances")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "dossier", "recipient", "since"], name="one_reminder_per_wait"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.dossier_id}"

@@ -63,30 +63,37 @@ def _message(event: DossierEvent) -> str:
     }
 
 
-def on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) -> None:
-    """Inside the transition's transaction: inbox entries and outbox e-mails, sent once it commits."""
-    link = settings.PORTAL_URL.rstrip("/") + reverse("dossier_detail", args=[dossier.pk])
-    for user in recipients_for(event):
-        with translation.override(settings.LANGUAGE_CODE):
-            notification = Notification.objects.create(
-                recipient=user, dossier=dossier, event=event, message=_message(event), created_at=event.at
-            )
-        if not user.email:
-            continue
-        context = {"event": event, "dossier": dossier, "link": link, "user": user}
+def notify(*, user: User, dossier: Dossier, describe, at, event: DossierEvent | None = None) -> Notification:
+    """An inbox entry and, if the user has an address, an outbox e-mail sent once the transaction commits.
+
+    ``describe()`` says what happened in the active language: French for the inbox and the subject, then
+    French and English in the e-mail's body."""
+    with translation.override(settings.LANGUAGE_CODE):
+        message = describe()
+    notification = Notification.objects.create(
+        recipient=user, dossier=dossier, event=event, message=message, created_at=at
+    )
+    if user.email:
+        link = settings.PORTAL_URL.rstrip("/") + reverse("dossier_detail", args=[dossier.pk])
         bodies = []
-        for language in ("fr", "en"):  # French first, English second, in one message
+        for language in ("fr", "en"):
             with translation.override(language):
+                context = {"message": describe(), "event": event, "link": link}
                 bodies.append(render_to_string("notifications/email/transition.txt", context).strip())
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = _("[PFMG] Dossier %(ref)s : %(status)s") % {
-                "ref": dossier.reference,
-                "status": Dossier.Status(event.to_status).label,
-            }
         email = OutboxEmail.objects.create(
-            notification=notification, to=user.email, subject=subject, body="\n\n---\n\n".join(bodies)
+            notification=notification,
+            to=user.email,
+            subject=f"[PFMG] {message}",
+            body="\n\n---\n\n".join(bodies),
         )
         transaction.on_commit(lambda pk=email.pk: queue_email(pk))
+    return notification
+
+
+def on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) -> None:
+    """Inside the transition's transaction: inbox entries and outbox e-mails, sent once it commits."""
+    for user in recipients_for(event):
+        notify(user=user, dossier=dossier, describe=lambda: _message(event), at=event.at, event=event)
 
 
 def queue_email(outbox_id: int) -> None:
@@ -145,3 +152,89 @@ def mark_read(*, user: User, notification_ids: list[int] | None = None) -> int:
     if notification_ids is not None:
         scope = scope.filter(pk__in=notification_ids)
     return scope.update(read_at=timezone.now())
+
+
+def _waiting(status: str, transition: str):
+    """Dossiers in ``status`` with the time of the transition that put them there (the start of the wait)."""
+    from django.db.models import OuterRef, Subquery
+
+    last = (
+        DossierEvent.objects.filter(dossier=OuterRef("pk"), transition=transition)
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    return (
+        Dossier.objects.filter(status=status)
+        .annotate(since=Subquery(last))
+        .select_related("rcp", "prescriber", "entered_by")
+    )
+
+
+def _remind(kind: str, dossier: Dossier, users: list[User], since, describe, now) -> int:
+    from .models import Reminder
+
+    sent = 0
+    for user in {u.pk: u for u in users if u.is_active}.values():
+        if Reminder.objects.filter(kind=kind, dossier=dossier, recipient=user, since=since).exists():
+            continue
+        notification = notify(user=user, dossier=dossier, describe=describe, at=now)
+        Reminder.objects.create(
+            kind=kind, dossier=dossier, recipient=user, since=since, notification=notification
+        )
+        sent += 1
+    return sent
+
+
+@transaction.atomic
+def send_reminders(now=None) -> int:
+    """Reminders for dossiers that wait too long (Celery beat, daily); one per waiting period and person."""
+    from .models import Reminder
+
+    now = now or timezone.now()
+    sent = 0
+    for dossier in _waiting(Dossier.Status.SUBMITTED, "submit"):
+        days = (now - dossier.since).days if dossier.since else 0
+        if dossier.rcp_id and days > dossier.rcp.wait_warning_days:
+            sent += _remind(
+                Reminder.Kind.RCP_WAITING,
+                dossier,
+                _rcp_deciders(dossier),
+                dossier.since,
+                lambda d=dossier, n=days: (
+                    _("Dossier %(ref)s : en attente de décision de la RCP-FMG depuis %(days)d jours.")
+                    % {"ref": d.reference, "days": n}
+                ),
+                now,
+            )
+    idle = timezone.timedelta(days=settings.REMINDER_DRAFT_IDLE_DAYS)
+    for dossier in Dossier.objects.filter(
+        status=Dossier.Status.DRAFT, updated_at__lt=now - idle
+    ).select_related("entered_by"):
+        days = (now - dossier.updated_at).days
+        sent += _remind(
+            Reminder.Kind.DRAFT_IDLE,
+            dossier,
+            [dossier.entered_by],
+            dossier.updated_at,
+            lambda d=dossier, n=days: (
+                _("Dossier %(ref)s : brouillon sans activité depuis %(days)d jours.")
+                % {"ref": d.reference, "days": n}
+            ),
+            now,
+        )
+    late = timezone.timedelta(days=settings.REMINDER_SAMPLES_NOT_RECEIVED_DAYS)
+    for dossier in _waiting(Dossier.Status.SAMPLES_SHIPPED, "ship_samples"):
+        if dossier.since and dossier.since < now - late:
+            days = (now - dossier.since).days
+            sent += _remind(
+                Reminder.Kind.SAMPLES_NOT_RECEIVED,
+                dossier,
+                [*_laboratory(dossier), dossier.prescriber],
+                dossier.since,
+                lambda d=dossier, n=days: (
+                    _("Dossier %(ref)s : prélèvements expédiés il y a %(days)d jours et toujours pas reçus.")
+                    % {"ref": d.reference, "days": n}
+                ),
+                now,
+            )
+    return sent

@@ -27,3 +27,9 @@ def dispatch_pending_emails() -> int:
     for outbox_id in ids:
         send_email.apply_async(args=[outbox_id])
     return len(ids)
+
+
+@shared_task
+def send_reminders() -> int:
+    """Periodic (beat, daily): dossiers waiting past their thresholds."""
+    return services.send_reminders()

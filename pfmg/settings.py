@@ -177,7 +177,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.dispatch_pending_emails",
         "schedule": env.int("OUTBOX_DISPATCH_SECONDS", default=60),
     },
+    "send-reminders": {"task": "notifications.tasks.send_reminders", "schedule": 24 * 3600},
 }
+# Reminder thresholds (days). The RCP wait threshold is set per RCP-FMG (wait_warning_days, in the admin).
+REMINDER_DRAFT_IDLE_DAYS = env.int("REMINDER_DRAFT_IDLE_DAYS", default=14)
+REMINDER_SAMPLES_NOT_RECEIVED_DAYS = env.int("REMINDER_SAMPLES_NOT_RECEIVED_DAYS", default=7)
 # Absolute links in e-mails.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 

@@ -166,3 +166,36 @@ def test_notification_tasks_are_routed_to_their_own_queue():
 
     for name in ("notifications.tasks.send_email", "notifications.tasks.dispatch_pending_emails"):
         assert app.amqp.router.route({}, name)["queue"].name == "notifications"
+
+
+def test_reminders_tell_who_is_waited_for_once_per_waiting_period(cast, settings):
+    from notifications.models import Reminder
+    from notifications.services import send_reminders
+
+    settings.REMINDER_DRAFT_IDLE_DAYS = 14
+    settings.REMINDER_SAMPLES_NOT_RECEIVED_DAYS = 7
+    rcp = cast.coordinator.rcp_memberships.get().rcp
+    rcp.wait_warning_days = 30
+    rcp.save()
+    long_ago = timezone.now() - datetime.timedelta(days=45)
+    waiting = f.dossier(prescriber_user=cast.prescriber, rcp=rcp)
+    walk(waiting, PATHS[Dossier.Status.SUBMITTED], cast, long_ago, datetime.timedelta(hours=1))
+    recent = submitted(cast)
+    idle = f.dossier(prescriber_user=cast.prescriber, rcp=rcp)
+    Dossier.objects.filter(pk=idle.pk).update(updated_at=long_ago)
+    shipped = f.dossier(prescriber_user=cast.prescriber, rcp=rcp)
+    walk(shipped, PATHS[Dossier.Status.SAMPLES_SHIPPED], cast, long_ago, datetime.timedelta(hours=1))
+
+    assert send_reminders() == 5
+    by_kind = {(r.kind, r.dossier_id, r.recipient_id) for r in Reminder.objects.all()}
+    assert by_kind == {
+        ("rcp_waiting", waiting.pk, cast.coordinator.pk),
+        ("draft_idle", idle.pk, cast.prescriber.pk),
+        ("samples_not_received", shipped.pk, cast.prescriber.pk),
+        ("samples_not_received", shipped.pk, cast.lab_staff.pk),
+        ("samples_not_received", shipped.pk, cast.biologist.pk),
+    }
+    assert not Reminder.objects.filter(dossier=recent).exists()
+    message = Notification.objects.get(reminder__kind="rcp_waiting").message
+    assert waiting.reference in message and "44 jours" in message  # submitted an hour after the start
+    assert send_reminders() == 0  # once per waiting period
