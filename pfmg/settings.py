@@ -171,7 +171,8 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": "notifications"},
     "*.tasks.render_*": {"queue": "pdfs"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task taken by a worker that dies is given to another after this delay (acks_late: never lost).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-emails": {
         "task": "notifications.tasks.dispatch_pending_emails",
