@@ -83,13 +83,12 @@ def has_rcp(dossier: Dossier) -> list[str]:
 def rcp_may_validate(dossier: Dossier) -> list[str]:
     if not dossier.rcp_id:
         return []  # has_rcp says it
-    rcp = dossier.rcp
-    pre_indication = dossier.pre_indication_version.pre_indication
-    if rcp.multi_theme_rare_disease and pre_indication.category == "rare_disease":
+    # One rule for "which RCP-FMG may validate this pre-indication": the one the review page offers.
+    from .selectors import allowed_rcps  # models import this module: a top-level import would be a cycle
+
+    if allowed_rcps(dossier.pre_indication_version).filter(pk=dossier.rcp_id).exists():
         return []
-    if pre_indication.rcp_bodies.filter(pk=rcp.pk).exists():
-        return []
-    return [_("La RCP-FMG « %(rcp)s » ne valide pas cette pré-indication.") % {"rcp": rcp.name}]
+    return [_("La RCP-FMG « %(rcp)s » ne valide pas cette pré-indication.") % {"rcp": dossier.rcp.name}]
 
 
 @condition

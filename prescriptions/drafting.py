@@ -334,6 +334,10 @@ def mark_documents_done(*, dossier: Dossier, actor: User) -> None:
 def hand_over(*, dossier: Dossier, assistant: User) -> None:
     """The assistant hands a prepared dossier to the prescriber, who will check, attest and submit it."""
     _editable(dossier, assistant)
+    if assistant.pk == dossier.prescriber_id:
+        raise PermissionDenied(
+            _("Le prescripteur atteste et soumet lui-même : il n'y a rien à lui transmettre.")
+        )
     dossier.handed_over_at = timezone.now()
     dossier.updated_at = dossier.handed_over_at
     dossier.save(update_fields=["handed_over_at", "updated_at"])

@@ -94,7 +94,8 @@ def _next(dossier: Dossier, step: str):
 def start(request):
     """Step 1 for a new dossier: choose the pre-indication (and, for an assistant, the prescriber)."""
     prescribers = selectors.prescribers_for(request.user)
-    if not prescribers.exists():
+    count = prescribers.count()
+    if not count:
         raise PermissionDenied(
             _("Seuls les prescripteurs et leurs assistant·e·s de prescription prescrivent.")
         )
@@ -108,7 +109,7 @@ def start(request):
         prescriber_form = PrescriberChoiceForm(
             data,
             prescribers=prescribers,
-            initial={"prescriber": prescribers.first()} if prescribers.count() == 1 else {},
+            initial={"prescriber": prescribers.first()} if count == 1 else {},
         )
         if request.method == "POST" and criteria_form.is_valid() and prescriber_form.is_valid():
             dossier = drafting.start_prescription(
@@ -128,7 +129,7 @@ def start(request):
             "chosen": chosen,
             "criteria_form": criteria_form,
             "prescriber_form": prescriber_form,
-            "single_prescriber": prescribers.count() == 1,
+            "single_prescriber": count == 1,
             "rcps": selectors.allowed_rcps(chosen) if chosen else [],
             "steps": [(s, STEP_LABELS[s], False) for s in drafting.STEPS],
             "step": "pre-indication",

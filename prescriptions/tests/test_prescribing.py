@@ -363,3 +363,15 @@ def test_the_list_filters_and_searches_by_patient_name_and_ins(client, prescribe
     assert DossierPerson.objects.count() == 1
     assert dt.date.today()  # (keeps the import honest for the date checks above)
     assert Role.PRESCRIBER in prescriber.role_names
+
+
+def test_only_someone_other_than_the_prescriber_hands_a_dossier_over(prescriber):
+    from django.core.exceptions import PermissionDenied
+
+    from prescriptions.drafting import hand_over
+
+    dossier = f.dossier(prescriber_user=prescriber)
+    with pytest.raises(PermissionDenied):
+        hand_over(dossier=dossier, assistant=prescriber)
+    dossier.refresh_from_db()
+    assert dossier.handed_over_at is None
