@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from consent import demo as consent_demo
+from labs import demo as labs_demo
 from labs.services import route_dossier
 from people import services as people_services
 from people.models import (
@@ -26,6 +28,10 @@ from people.models import (
 from prescriptions import drafting
 from prescriptions.models import Dossier, DossierPerson, PreIndication, Sex
 from prescriptions.services import choose_rcp, create_dossier, transition_dossier
+from rcp import demo as rcp_demo
+
+# Each app's demo module (rcp, consent, labs) seeds its own data and prepares what its transitions require.
+APP_DEMOS = (rcp_demo, consent_demo, labs_demo)
 
 DEMO_PASSWORD = "pfmg-demo-2026"  # noqa: S105 - documented demo password, only seeded in DEMO_MODE
 
@@ -265,6 +271,8 @@ def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step
         at += step
         if name == "finalise" and not dossier.laboratory_id:
             route_dossier(dossier=dossier, actor=cast.prescriber, at=at - step / 2)
+        for app_demo in APP_DEMOS:
+            app_demo.prepare(name, dossier, cast, at - step / 4)
         if name == "submit":
             drafting.attest_and_submit(dossier=dossier, prescriber=cast.prescriber, rcp=dossier.rcp, at=at)
             continue
@@ -276,7 +284,11 @@ def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step
 def seed_demo() -> int:
     """Create the demo people and, unless they already exist, the demo dossiers. Returns dossiers created."""
     users = seed_people()
+    for app_demo in APP_DEMOS:
+        app_demo.seed_reference(users)
     if Dossier.objects.filter(prescriber__username__in=["prescriber", "prescriber2"]).exists():
+        for app_demo in APP_DEMOS:
+            app_demo.seed_extras(users)
         return 0
     casts = {
         "seqoia": Cast(
@@ -324,4 +336,6 @@ def seed_demo() -> int:
         )
         complete_draft(dossier, users["assistant"], created, trio=True)
         drafting.hand_over(dossier=dossier, assistant=users["assistant"])
+    for app_demo in APP_DEMOS:
+        app_demo.seed_extras(users)
     return created + 1

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.views.unread_count",
+                "pfmg.nav.nav_links",
             ],
         },
     },

@@ -199,6 +199,7 @@ class Action:
     allowed: bool
     reasons: list[str] = field(default_factory=list)
     reason_required: bool = False
+    screen: str | None = None  # the page where this transition is done, when it has its own
 
 
 ACTION_LABELS = {

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from people.models import Role
 
-from . import selectors
+from . import panels, selectors
 from .models import Dossier
 from .rules import may_edit_draft
 from .services import EDITABLE_STATES, TransitionRefused, actions_for, transition_dossier
@@ -125,13 +125,17 @@ def _visible(request, pk: int) -> Dossier:
 @login_required
 def dossier_detail(request, pk: int):
     dossier = _visible(request, pk)
+    actions = [a for a in actions_for(dossier, request.user) if a.name != "submit"]
+    for action in actions:
+        action.screen = panels.dedicated_screen(action.name, dossier)
     return render(
         request,
         "prescriptions/dossier_detail.html",
         {
             "dossier": dossier,
             "events": selectors.timeline(dossier),
-            "actions": [a for a in actions_for(dossier, request.user) if a.name != "submit"],
+            "panels": panels.panels_for(request, dossier),
+            "actions": actions,
             "questions": selectors.more_info_questions(dossier),
             "can_edit": dossier.status in EDITABLE_STATES and may_edit_draft.test(request.user, dossier),
         },
