@@ -173,7 +173,12 @@ CELERY_TASK_ROUTES = {
     "*.tasks.render_*": {"queue": "pdfs"},
 }
 # A task taken by a worker that dies is given to another after this delay (acks_late: never lost).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Workers look for such orphaned tasks every CELERY_UNACKED_RESTORE_SECONDS (kombu's sweep is interval x throttle).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=60),
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-emails": {
         "task": "notifications.tasks.dispatch_pending_emails",

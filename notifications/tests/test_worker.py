@@ -1,9 +1,11 @@
 """On a real Celery worker and a real Redis: a transition's e-mail is sent by the worker; with Redis stopped the
-transition still commits, and the e-mail goes out once Redis is back."""
+transition still commits, and the e-mail goes out once Redis is back; a worker killed in the middle of sending
+loses nothing, and the e-mail is sent once, by the next worker."""
 
 import datetime
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,7 +80,7 @@ class PrivateRedis:
             self.process = None
 
 
-def start_worker(broker: str, mail_dir: Path, log: Path) -> subprocess.Popen:
+def start_worker(broker: str, mail_dir: Path, log: Path, **extra_env: str) -> subprocess.Popen:
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -87,6 +89,7 @@ def start_worker(broker: str, mail_dir: Path, log: Path) -> subprocess.Popen:
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "CONN_MAX_AGE": "0",
+        **extra_env,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.Popen(
@@ -188,3 +191,51 @@ def test_with_redis_stopped_the_transition_commits_and_the_email_follows_when_it
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_a_worker_killed_while_sending_loses_nothing_and_the_next_worker_sends_it_once(
+    reference_data, broker, tmp_path
+):
+    """acks_late: the task stays unacknowledged in Redis while the worker runs it. Killed (SIGKILL, no chance to
+    clean up), the worker's transaction rolls back and the task is redelivered to the next worker once the
+    visibility timeout has passed (3 s here, CELERY_VISIBILITY_TIMEOUT; an hour by default)."""
+    broker.start()
+    mail_dir = tmp_path / "mail"
+    marker = tmp_path / "sending"
+    quick_redelivery = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_SECONDS": "1"}
+    first = start_worker(
+        broker.url,
+        mail_dir,
+        tmp_path / "first.log",
+        EMAIL_BACKEND="notifications.tests.slow_mail.SlowFileBackend",
+        SLOW_MAIL_SECONDS="120",
+        SLOW_MAIL_MARKER=str(marker),
+        **quick_redelivery,
+    )
+    second = None
+    try:
+        dossier = submitted_dossier()
+        email = OutboxEmail.objects.get(notification__dossier=dossier)
+        assert wait_for(marker.exists, timeout=60), (tmp_path / "first.log").read_text()[-3000:]
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=20)
+
+        email.refresh_from_db()
+        assert email.state == OutboxEmail.State.PENDING  # the killed attempt left no trace
+        assert not mail_dir.exists() or not list(mail_dir.iterdir())
+
+        second = start_worker(broker.url, mail_dir, tmp_path / "second.log", **quick_redelivery)
+        sent = wait_for(lambda: OutboxEmail.objects.filter(pk=email.pk, state=OutboxEmail.State.SENT).exists())
+        assert sent, (tmp_path / "second.log").read_text()[-3000:]
+        # Sent once: one file, and no second delivery after a few more restore sweeps.
+        time.sleep(5)
+        files = list(mail_dir.iterdir())
+        assert len(files) == 1 and dossier.reference in files[0].read_text()
+        email.refresh_from_db()
+        assert email.attempts == 1
+        assert "notifications.tasks.send_email" in (tmp_path / "second.log").read_text()
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=20)
