@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs graph messages lock clean
+.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs bench-pdfs-worker graph messages lock clean
 
 $(STAMP): requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-transitions: install
 	DEBUG=true $(PY) bench/transitions.py
 bench-pdfs: install
 	DEBUG=true $(PY) bench/pdfs.py
+# Needs a Redis: CELERY_BROKER_URL=redis://127.0.0.1:6379/9 make bench-pdfs-worker
+bench-pdfs-worker: install
+	DEBUG=true $(PY) bench/pdfs.py --worker --concurrency $(or $(BENCH_CONCURRENCY),2)
 
 # The state machine's graph, kept in docs/.
 graph: install

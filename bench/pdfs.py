@@ -1,7 +1,14 @@
 """Benchmark (not a test): prescription summaries ("bons de prescription") rendered per second, WeasyPrint called
-directly in this process (no worker, no storage).
+directly in this process (no worker, no storage), then, with --worker, through real Celery workers.
 
     DEBUG=true .venv/bin/python bench/pdfs.py [--dossiers 30]
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/9 DEBUG=true .venv/bin/python bench/pdfs.py --worker [--concurrency 2]
+
+With --worker, a Celery worker (prefork, --concurrency processes, queue "pdfs") is started on the same database
+and media folder; each dossier's ``render_prescription_summary`` task is sent through the broker and counted
+done when its PDF is in storage: the figure includes the broker round trip, loading the dossier from the
+database and storing the file, which the direct figure does not. The worker's processes are warmed up (fonts,
+stylesheets) before the timing starts.
 
 Prepares submitted dossiers through the prescribing services (untimed: complete drafts of alternating solo
 and trio families, attested and submitted), loads each with what its summary shows, renders one untimed to
@@ -14,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from scratch import remove, setup_django  # noqa: E402 - bench/ is on sys.path when run as a script
+from scratch import ROOT, remove, setup_django  # noqa: E402 - bench/ is on sys.path when run as a script
 
 
 def main() -> None:
@@ -29,7 +39,13 @@ def main() -> None:
     parser.add_argument(
         "--any-database", action="store_true", help="Write to DATABASE_URL whatever its name."
     )
+    parser.add_argument("--worker", action="store_true", help="Also render through Celery workers.")
+    parser.add_argument("--concurrency", type=int, default=2, help="Worker processes (with --worker).")
     args = parser.parse_args()
+    if args.worker and not os.environ.get("CELERY_BROKER_URL"):
+        parser.error(
+            "--worker needs CELERY_BROKER_URL (a Redis the bench may use, e.g. redis://127.0.0.1:6379/9)"
+        )
 
     scratch: list[Path] = []
     try:
@@ -48,12 +64,16 @@ def run(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from people.models import RcpBody
+    from pfmg.celery import app
     from pfmg.demo import complete_draft, seed_people
     from prescriptions.drafting import attest_and_submit
     from prescriptions.models import PreIndication
     from prescriptions.pdf import dossier_for_rendering, render_prescription_summary
     from prescriptions.services import create_dossier
 
+    # Preparing runs the tasks in this process (the submissions queue a render each): only the timed part
+    # below goes through the broker.
+    app.conf.task_always_eager = True
     # Quiet: WeasyPrint's progress lines (one per step and page), the submissions' notification e-mails.
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
     logging.getLogger("celery").setLevel(logging.WARNING)
@@ -102,6 +122,66 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"{len(times) / total:.1f} PDFs/second, {1000 * statistics.median(times):.0f} ms each "
         f"(median; max {1000 * max(times):.0f} ms), {statistics.mean(sizes) / 1024:.0f} KiB on average"
+    )
+    if args.worker:
+        through_worker(dossiers, args.concurrency, direct_rate=len(times) / total)
+
+
+def through_worker(dossiers, concurrency: int, *, direct_rate: float) -> None:
+    from django.core.files.storage import default_storage
+
+    from pfmg.celery import app
+    from prescriptions.pdf import prescription_summary_path, renders_folder
+    from prescriptions.tasks import render_prescription_summary
+
+    app.conf.task_always_eager = False
+
+    def clear_renders() -> None:
+        for dossier in dossiers:
+            folder = renders_folder(dossier)
+            if default_storage.exists(folder):
+                for name in default_storage.listdir(folder)[1]:
+                    default_storage.delete(f"{folder}/{name}")
+
+    def wait_for_renders(batch, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(batch)
+        while pending:
+            pending = [d for d in pending if prescription_summary_path(d) is None]
+            if pending and time.monotonic() > deadline:
+                sys.exit(f"{len(pending)} render(s) not done after {timeout:.0f}s: is the worker running?")
+            time.sleep(0.02)
+
+    with app.connection_for_write() as connection:
+        app.amqp.queues["pdfs"].bind(connection.default_channel).purge()
+    command = [sys.executable, "-m", "celery", "-A", "pfmg", "worker", "-Q", "pdfs", "-c", str(concurrency)]
+    command += ["-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())  # noqa: S603 - our own command line
+    try:
+        clear_renders()
+        warm = dossiers[: 2 * concurrency]
+        began = time.perf_counter()
+        for dossier in warm:
+            render_prescription_summary.delay(dossier.pk)
+        wait_for_renders(warm, timeout=120)
+        print(f"Worker started and warmed up ({concurrency} processes) in {time.perf_counter() - began:.1f}s")
+
+        clear_renders()
+        began = time.perf_counter()
+        for dossier in dossiers:
+            render_prescription_summary.delay(dossier.pk)
+        wait_for_renders(dossiers, timeout=600)
+        total = time.perf_counter() - began
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    rate = len(dossiers) / total
+    print(
+        f"{len(dossiers)} summaries rendered and stored in {total:.1f}s through the worker ({concurrency} processes)"
+    )
+    print(
+        f"{rate:.1f} PDFs/second through the worker, against {direct_rate:.1f} called directly "
+        f"({rate / direct_rate:.2f}x)"
     )
 
 
