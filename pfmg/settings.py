@@ -185,7 +185,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("OUTBOX_DISPATCH_SECONDS", default=60),
     },
     "send-reminders": {"task": "notifications.tasks.send_reminders", "schedule": 24 * 3600},
+    # Renders missed while the broker was down (pfmg/renders.py), looked for among documents changed within
+    # RENDER_SWEEP_HOURS.
+    "sweep-missing-renders": {
+        "task": "pfmg.tasks.sweep_missing_renders",
+        "schedule": env.int("RENDER_SWEEP_SECONDS", default=300),
+    },
 }
+RENDER_SWEEP_HOURS = env.int("RENDER_SWEEP_HOURS", default=48)
 # Reminder thresholds (days). The RCP wait threshold is set per RCP-FMG (wait_warning_days, in the admin).
 REMINDER_DRAFT_IDLE_DAYS = env.int("REMINDER_DRAFT_IDLE_DAYS", default=14)
 REMINDER_SAMPLES_NOT_RECEIVED_DAYS = env.int("REMINDER_SAMPLES_NOT_RECEIVED_DAYS", default=7)

@@ -371,12 +371,14 @@ def attest_and_submit(
 
 def queue_summary_render(dossier_id: int) -> None:
     """Render the bon de prescription in the background. A broker that is down costs nothing lasting: the
-    download renders a missing or stale summary itself."""
+    render sweep (``pfmg.renders``) queues it again once the broker is back, and a download renders a missing or
+    stale summary itself."""
     from .tasks import render_prescription_summary
 
     try:
         render_prescription_summary.apply_async(args=[dossier_id], retry=False)
     except Exception:  # noqa: BLE001
         logger.warning(
-            "Broker unavailable: the summary of dossier %s will be rendered on download", dossier_id
+            "Broker unavailable: the summary of dossier %s will be rendered by the sweep or on download",
+            dossier_id,
         )

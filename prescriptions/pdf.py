@@ -8,6 +8,7 @@ the same path and is stored once, and a changed dossier gives a new file beside 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -102,3 +103,22 @@ def current_prescription_summary_path(dossier: Dossier) -> str:
     if path is not None and default_storage.get_modified_time(path) >= dossier.updated_at:
         return path
     return store_prescription_summary(dossier)
+
+
+def queue_missing_summaries(since: datetime) -> int:
+    """Render sweep (``pfmg.renders``): queue the summary of every dossier attested since ``since`` whose
+    summary was not stored after its attestation (its render was lost with the broker). Returns how many."""
+    from .drafting import queue_summary_render  # drafting queues renders: imported here to avoid a cycle
+
+    attested = (
+        Dossier.objects.filter(attested_at__gte=since)
+        .exclude(status=Dossier.Status.DRAFT)
+        .only("pk", "reference", "attested_at")
+    )
+    queued = 0
+    for dossier in attested.iterator():
+        path = prescription_summary_path(dossier)
+        if path is None or default_storage.get_modified_time(path) < dossier.attested_at:
+            queue_summary_render(dossier.pk)
+            queued += 1
+    return queued

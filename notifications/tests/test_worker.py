@@ -1,6 +1,6 @@
-"""On a real Celery worker and a real Redis: a transition's e-mail is sent by the worker; with Redis stopped the
-transition still commits, and the e-mail goes out once Redis is back; a worker killed in the middle of sending
-loses nothing, and the e-mail is sent once, by the next worker."""
+"""On a real Celery worker and a real Redis: a transition's inbox entry, e-mail and PDF (rendered and stored by
+the worker); with Redis stopped the transition still commits, and its e-mail and PDF follow once Redis is back;
+a worker killed in the middle of sending loses nothing, and the e-mail is sent once, by the next worker."""
 
 import datetime
 import os
@@ -13,12 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from notifications.models import Notification, OutboxEmail
 from pfmg.celery import app
 from prescriptions.drafting import attest_and_submit
 from prescriptions.models import Dossier
+from prescriptions.pdf import prescription_summary_path
+from prescriptions.tests.test_pdf import pdf_text
 from tests import factories as f
 
 pytestmark = [
@@ -83,6 +87,7 @@ class PrivateRedis:
 def start_worker(broker: str, mail_dir: Path, log: Path, **extra_env: str) -> subprocess.Popen:
     db = connection.settings_dict
     env = {
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # the worker stores its renders where this process reads them
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
@@ -162,12 +167,16 @@ def test_the_worker_sends_the_email_of_a_transition(reference_data, broker, tmp_
         assert sent, (tmp_path / "worker.log").read_text()[-3000:]
         files = list(mail_dir.iterdir())
         assert len(files) == 1 and dossier.reference in files[0].read_text()
+        # The bon de prescription, rendered by the worker on the pdfs queue and stored.
+        assert wait_for(lambda: prescription_summary_path(dossier) is not None)
+        with default_storage.open(prescription_summary_path(dossier), "rb") as pdf:
+            assert dossier.reference in pdf_text(pdf.read(), tmp_path)
     finally:
         worker.terminate()
         worker.wait(timeout=20)
 
 
-def test_with_redis_stopped_the_transition_commits_and_the_email_follows_when_it_is_back(
+def test_with_redis_stopped_the_transition_commits_and_its_email_and_pdf_follow_when_it_is_back(
     reference_data, broker, tmp_path
 ):
     # Redis is not running: the transition must still commit, its e-mail waiting in the outbox.
@@ -176,18 +185,27 @@ def test_with_redis_stopped_the_transition_commits_and_the_email_follows_when_it
     email = OutboxEmail.objects.get()
     assert email.state == OutboxEmail.State.PENDING
 
+    assert prescription_summary_path(dossier) is None  # its render could not be queued either
+
     broker.start()
     mail_dir = tmp_path / "mail"
     worker = start_worker(broker.url, mail_dir, tmp_path / "worker.log")
     try:
         OutboxEmail.objects.update(created_at=email.created_at - datetime.timedelta(minutes=5))
-        # What beat runs every minute (OUTBOX_DISPATCH_SECONDS), sent through the broker to the worker.
+        # What beat runs every minute (OUTBOX_DISPATCH_SECONDS) and every five (RENDER_SWEEP_SECONDS), sent
+        # through the broker to the worker.
         app.send_task("notifications.tasks.dispatch_pending_emails", queue="notifications")
+        app.send_task("pfmg.tasks.sweep_missing_renders")
         sent = wait_for(
             lambda: OutboxEmail.objects.filter(pk=email.pk, state=OutboxEmail.State.SENT).exists()
         )
         assert sent, (tmp_path / "worker.log").read_text()[-3000:]
         assert len(list(mail_dir.iterdir())) == 1
+        assert wait_for(lambda: prescription_summary_path(dossier) is not None), (
+            tmp_path / "worker.log"
+        ).read_text()[-3000:]
+        with default_storage.open(prescription_summary_path(dossier), "rb") as pdf:
+            assert dossier.reference in pdf_text(pdf.read(), tmp_path)
     finally:
         worker.terminate()
         worker.wait(timeout=20)
@@ -225,7 +243,9 @@ def test_a_worker_killed_while_sending_loses_nothing_and_the_next_worker_sends_i
         assert not mail_dir.exists() or not list(mail_dir.iterdir())
 
         second = start_worker(broker.url, mail_dir, tmp_path / "second.log", **quick_redelivery)
-        sent = wait_for(lambda: OutboxEmail.objects.filter(pk=email.pk, state=OutboxEmail.State.SENT).exists())
+        sent = wait_for(
+            lambda: OutboxEmail.objects.filter(pk=email.pk, state=OutboxEmail.State.SENT).exists()
+        )
         assert sent, (tmp_path / "second.log").read_text()[-3000:]
         # Sent once: one file, and no second delivery after a few more restore sweeps.
         time.sleep(5)

@@ -219,3 +219,18 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, dossier):
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next={url}"
     assert prescription_summary_path(dossier) is None
+
+
+def test_the_render_sweep_queues_again_a_summary_whose_render_was_lost(dossier, settings):
+    """Here the submission's on_commit never ran (the test's transaction never commits): exactly a render lost
+    with the broker. The sweep (beat, pfmg.tasks.sweep_missing_renders) finds it, once."""
+    from pfmg.tasks import sweep_missing_renders
+
+    assert prescription_summary_path(dossier) is None
+    assert sweep_missing_renders.apply().get() == 1  # tasks run eagerly in tests: rendered and stored now
+    assert prescription_summary_path(dossier) is not None
+    assert sweep_missing_renders.apply().get() == 0  # nothing missing any more
+
+    settings.RENDER_SWEEP_HOURS = 0  # older than the sweep's window: left to the download
+    default_storage.delete(prescription_summary_path(dossier))
+    assert sweep_missing_renders.apply().get() == 0
