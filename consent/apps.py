@@ -1,7 +1,30 @@
 from django.apps import AppConfig
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
 class ConsentConfig(AppConfig):
     name = "consent"
     verbose_name = _("Consentements")
+
+    def ready(self) -> None:
+        from pfmg.nav import register_nav
+        from prescriptions.conditions import register_requirement
+        from prescriptions.panels import register_dedicated_screen, register_panel
+        from prescriptions.services import transition_recorded
+
+        from . import rules  # noqa: F401 - registers the permissions
+        from .selectors import finalise_requirement
+        from .services import on_transition_recorded
+        from .views import panel_context
+
+        register_requirement("finalise", finalise_requirement)
+        register_panel(key="consent", template="consent/panel.html", context=panel_context, order=30)
+        # A full withdrawal is recorded for a person, with its date and circumstances: on the consents page.
+        register_dedicated_screen(
+            "withdraw", lambda dossier: reverse("consent:dossier", args=[dossier.pk]) + "#retrait"
+        )
+        register_nav(
+            url_name="consent:notices", label=_("Patients et familles"), visible=lambda user: True, order=90
+        )
+        transition_recorded.connect(on_transition_recorded, dispatch_uid="consent_withdrawal_deletion")

@@ -1,0 +1,25 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from consent.apis import export_rows
+
+
+class Command(BaseCommand):
+    help = (
+        "Export, pseudonymised, the persons whose data may go to the national data centre (CAD): never a person "
+        "who objected to research reuse or withdrew their consent. One JSON object a line."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", help="A file to write (standard output by default).")
+
+    def handle(self, *args, **options):
+        rows = export_rows()
+        lines = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
+        if options["output"]:
+            with open(options["output"], "w", encoding="utf-8") as handle:
+                handle.write(lines)
+            self.stderr.write(f"{len(rows)} records written to {options['output']}.")
+        else:
+            self.stdout.write(lines, ending="")
