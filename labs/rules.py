@@ -1,0 +1,39 @@
+"""Who may do what on the laboratory side. The transitions' own rules live in ``prescriptions.rules``
+(TRANSITION_RULES): these are the rules of this app's screens, built from the same predicates."""
+
+import rules
+
+from people.models import LaboratoryMembership
+from people.rules import is_administrator
+from prescriptions.models import Dossier
+from prescriptions.rules import (
+    TRANSITION_RULES,
+    decides_for_dossier_rcp,
+    is_biologist_of_dossier_laboratory,
+    is_dossier_prescriber,
+    works_at_dossier_laboratory,
+)
+
+
+@rules.predicate
+def is_laboratory_member(user) -> bool:
+    return bool(user and user.is_authenticated and LaboratoryMembership.objects.filter(user=user).exists())
+
+
+@rules.predicate
+def dossier_withdrawn(user, dossier) -> bool:
+    return bool(dossier and dossier.status == Dossier.Status.WITHDRAWN)
+
+
+# Routing can be overridden (with a reason) by the RCP-FMG's coordination or an administrator.
+may_override_routing = decides_for_dossier_rcp | is_administrator
+# The prescribing side records the samples it ships (the same people who declare the shipment).
+may_record_samples = TRANSITION_RULES["ship_samples"]
+may_check_samples = works_at_dossier_laboratory
+may_run_pipeline = works_at_dossier_laboratory
+may_prepare_report = works_at_dossier_laboratory
+may_sign_report = is_biologist_of_dossier_laboratory
+# Laboratory staff never see who the persons of a withdrawn dossier are.
+identities_hidden = works_at_dossier_laboratory & dossier_withdrawn & ~is_dossier_prescriber
+
+ROUTABLE_STATES = (Dossier.Status.SUBMITTED, Dossier.Status.RCP_VALIDATED, Dossier.Status.FINALISED)
