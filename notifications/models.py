@@ -83,6 +83,7 @@ class Reminder(models.Model):
         RCP_WAITING = "rcp_waiting", _("Dossier en attente de la RCP-FMG")
         DRAFT_IDLE = "draft_idle", _("Brouillon inactif")
         SAMPLES_NOT_RECEIVED = "samples_not_received", _("Prélèvements non reçus")
+        REPORT_NOT_DOWNLOADED = "report_not_downloaded", _("Compte rendu signé non téléchargé")
 
     kind = models.CharField(_("type"), max_length=30, choices=Kind.choices)
     dossier = models.ForeignKey("prescriptions.Dossier", on_delete=models.CASCADE, related_name="reminders")

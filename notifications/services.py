@@ -237,4 +237,20 @@ def send_reminders(now=None) -> int:
                 ),
                 now,
             )
+    # A signed report stays "signed" until the prescriber downloads it (their first download delivers it).
+    unread = timezone.timedelta(days=settings.REMINDER_REPORT_NOT_DOWNLOADED_DAYS)
+    for dossier in _waiting(Dossier.Status.REPORT_SIGNED, "sign_report"):
+        if dossier.since and dossier.since < now - unread:
+            days = (now - dossier.since).days
+            sent += _remind(
+                Reminder.Kind.REPORT_NOT_DOWNLOADED,
+                dossier,
+                [dossier.prescriber],
+                dossier.since,
+                lambda d=dossier, n=days: (
+                    _("Dossier %(ref)s : compte rendu signé il y a %(days)d jours et pas encore téléchargé.")
+                    % {"ref": d.reference, "days": n}
+                ),
+                now,
+            )
     return sent

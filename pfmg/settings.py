@@ -88,6 +88,7 @@ TEMPLATES = [
                 "notifications.views.unread_count",
                 "pfmg.nav.nav_links",
             ],
+            "builtins": ["pfmg.templatetags.typography"],
         },
     },
 ]
@@ -196,6 +197,13 @@ RENDER_SWEEP_HOURS = env.int("RENDER_SWEEP_HOURS", default=48)
 # Reminder thresholds (days). The RCP wait threshold is set per RCP-FMG (wait_warning_days, in the admin).
 REMINDER_DRAFT_IDLE_DAYS = env.int("REMINDER_DRAFT_IDLE_DAYS", default=14)
 REMINDER_SAMPLES_NOT_RECEIVED_DAYS = env.int("REMINDER_SAMPLES_NOT_RECEIVED_DAYS", default=7)
+REMINDER_REPORT_NOT_DOWNLOADED_DAYS = env.int("REMINDER_REPORT_NOT_DOWNLOADED_DAYS", default=7)
+# Days a withdrawn dossier's files are kept before consent.tasks.purge_withdrawn_data deletes them (daily).
+CONSENT_WITHDRAWAL_RETENTION_DAYS = env.int("CONSENT_WITHDRAWAL_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["purge-withdrawn-data"] = {
+    "task": "consent.tasks.purge_withdrawn_data",
+    "schedule": 24 * 3600,
+}
 # Absolute links in e-mails.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from consent.apis import ResearchExportViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from prescriptions.apis import PreIndicationViewSet
 
@@ -13,6 +14,7 @@ router = DefaultRouter()
 router.register("pre-indications", PreIndicationViewSet, basename="pre-indication")
 router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
+router.register("research-export", ResearchExportViewSet, basename="research-export")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -24,5 +26,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("notifications.urls")),
+    path("rcp/", include("rcp.urls")),
+    path("laboratoire/", include("labs.urls")),
+    path("", include("consent.urls")),
     path("", include("prescriptions.urls")),
 ]

@@ -22,6 +22,10 @@ def prescription_summary_pdf(request, pk: int):
         raise Http404 from None
     if dossier.status == Dossier.Status.DRAFT:
         raise Http404  # a draft is not a prescription yet
+    from .views import identities_hidden
+
+    if identities_hidden(request.user, dossier):
+        raise Http404
     path = current_prescription_summary_path(dossier)
     response = FileResponse(
         default_storage.open(path, "rb"),

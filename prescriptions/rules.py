@@ -7,7 +7,7 @@ that no superuser shortcut can bypass a separation of duty (an administrator is 
 import rules
 from django.utils.translation import gettext_lazy as _
 
-from people.models import AssistantAssignment, LaboratoryMembership, RcpMembership
+from people.models import AssistantAssignment, LaboratoryMembership, RcpMembership, Role
 from people.rules import is_administrator, is_prescriber
 
 
@@ -57,6 +57,14 @@ def is_biologist_of_dossier_laboratory(user, dossier) -> bool:
 
 
 @rules.predicate
+def is_establishment_counsellor(user, dossier) -> bool:
+    """A genetic counsellor of the prescribing establishment (who holds its consent consultations)."""
+    if not (dossier and user.is_authenticated and user.establishment_id):
+        return False
+    return user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id == dossier.establishment_id
+
+
+@rules.predicate
 def may_prescribe_for(author, prescriber) -> bool:
     """``author`` may start a prescription in ``prescriber``'s name: themselves, or an assistant of theirs."""
     if not (author.is_authenticated and prescriber is not None and prescriber.has_role("prescriber")):
@@ -82,10 +90,12 @@ TRANSITION_RULES: dict[str, rules.Predicate] = {
     "start_sequencing": works_at_dossier_laboratory,
     "start_analysis": works_at_dossier_laboratory,
     "sign_report": is_biologist_of_dossier_laboratory,
-    "deliver_report": works_at_dossier_laboratory,
+    # The prescriber's first download of the signed report delivers it (labs.services.record_download); the
+    # laboratory may also record a delivery made through another channel.
+    "deliver_report": works_at_dossier_laboratory | is_dossier_prescriber,
     "close": is_dossier_prescriber | decides_for_dossier_rcp,
     "cancel": is_dossier_prescriber | is_administrator,
-    "withdraw": is_dossier_prescriber | is_administrator,
+    "withdraw": is_dossier_prescriber | is_establishment_counsellor | is_administrator,
 }
 
 # Why a user may not fire a transition, said to them in plain words.
@@ -116,12 +126,15 @@ REFUSAL_MESSAGES: dict[str, str] = {
     "sign_report": _(
         "Seul un·e biologiste habilité·e du laboratoire du dossier peut signer le compte rendu."
     ),
-    "deliver_report": _("Seul le personnel du laboratoire du dossier peut transmettre le compte rendu."),
+    "deliver_report": _(
+        "Seuls le personnel du laboratoire du dossier et son prescripteur (en téléchargeant le compte rendu) "
+        "peuvent en enregistrer la transmission."
+    ),
     "close": _("Seuls le prescripteur et la coordination de la RCP-FMG peuvent clôturer le dossier."),
     "cancel": _("Seuls le prescripteur du dossier et un administrateur peuvent l'annuler."),
     "withdraw": _(
-        "Seuls le prescripteur du dossier et un administrateur peuvent enregistrer un retrait de "
-        "consentement."
+        "Seuls le prescripteur du dossier, le ou la conseiller·ère en génétique de l'établissement et un "
+        "administrateur peuvent enregistrer un retrait de consentement."
     ),
 }
 

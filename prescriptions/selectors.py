@@ -39,6 +39,11 @@ def dossiers_visible_to(user: User) -> QuerySet[Dossier]:
     return Dossier.objects.filter(pk__in=Dossier.objects.filter(scope).values("pk"))
 
 
+def identities_hidden_q(user: User) -> Q:
+    """The dossiers whose persons ``user`` may not identify: withdrawn ones, seen from their laboratory."""
+    return Q(status=Dossier.Status.WITHDRAWN, laboratory__memberships__user=user) & ~Q(prescriber=user)
+
+
 def dossier_list(user: User) -> QuerySet[Dossier]:
     return dossiers_visible_to(user).select_related(
         "pre_indication_version", "prescriber", "entered_by", "establishment", "rcp", "laboratory"

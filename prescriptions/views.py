@@ -11,7 +11,7 @@ from people.models import Role
 
 from . import panels, selectors
 from .models import Dossier
-from .rules import may_edit_draft
+from .rules import is_dossier_prescriber, may_edit_draft, works_at_dossier_laboratory
 from .services import EDITABLE_STATES, TransitionRefused, actions_for, transition_dossier
 
 S = Dossier.Status
@@ -85,16 +85,28 @@ def home(request):
     query = request.GET.get("q", "").strip()[:100]
     if query:
         compact = query.replace(" ", "")
-        match = Q(reference__icontains=query) | Q(persons__patient__ins=compact)
+        identity = Q(persons__patient__ins=compact)
         for word in query.split():
-            match |= Q(persons__patient__birth_name__icontains=word) | Q(
+            identity |= Q(persons__patient__birth_name__icontains=word) | Q(
                 persons__patient__used_name__icontains=word
             )
-        dossiers = dossiers.filter(pk__in=selectors.dossiers_visible_to(user).filter(match).values("pk"))
+        # A withdrawn dossier's persons are hidden from its laboratory: a search by name must not reveal them.
+        visible = selectors.dossiers_visible_to(user)
+        by_identity = visible.exclude(selectors.identities_hidden_q(user)).filter(identity)
+        by_reference = visible.filter(reference__icontains=query)
+        dossiers = dossiers.filter(Q(pk__in=by_identity.values("pk")) | Q(pk__in=by_reference.values("pk")))
     page = Paginator(dossiers.order_by("-updated_at", "-pk"), 25).get_page(request.GET.get("page"))
+    withdrawn = [d for d in page.object_list if d.status == S.WITHDRAWN and d.prescriber_id != user.pk]
+    own_labs = (
+        set(user.laboratory_memberships.values_list("laboratory_id", flat=True))
+        if withdrawn and user.has_role(Role.LABORATORY_STAFF)
+        else set()
+    )
     for dossier in page.object_list:
         dossier.next_expected = next_expected(dossier, user)
         dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
+        if dossier in withdrawn and dossier.laboratory_id in own_labs:
+            dossier.index = None  # no identity of a withdrawn dossier on the laboratory side
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -112,6 +124,15 @@ def home(request):
             if user.has_role(Role.PRESCRIPTION_ASSISTANT)
             else None,
         },
+    )
+
+
+def identities_hidden(user, dossier: Dossier) -> bool:
+    """Laboratory staff never see who the persons of a withdrawn dossier are."""
+    return (
+        dossier.status == S.WITHDRAWN
+        and works_at_dossier_laboratory.test(user, dossier)
+        and not is_dossier_prescriber.test(user, dossier)
     )
 
 
@@ -138,6 +159,7 @@ def dossier_detail(request, pk: int):
             "actions": actions,
             "questions": selectors.more_info_questions(dossier),
             "can_edit": dossier.status in EDITABLE_STATES and may_edit_draft.test(request.user, dossier),
+            "hide_identities": identities_hidden(request.user, dossier),
         },
     )
 
@@ -145,6 +167,8 @@ def dossier_detail(request, pk: int):
 @login_required
 def document_download(request, pk: int, document_pk: int):
     dossier = _visible(request, pk)
+    if identities_hidden(request.user, dossier):
+        raise Http404
     document = get_object_or_404(dossier.documents.all(), pk=document_pk)
     response = FileResponse(
         document.file.open("rb"),

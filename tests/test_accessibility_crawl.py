@@ -44,6 +44,11 @@ SKIPPED_PREFIXES = ("/admin/", "/api/", "/i18n/", "/accounts/logout/")
 SKIPPED_URL_NAMES = {
     "document_download",
     "prescription_summary_pdf",
+    "notice_pdf",  # consent: the notices, the pre-filled forms and the signed scans
+    "form_pdf",
+    "scan",
+    "meeting_minutes",  # rcp: the minutes of a meeting and of a dossier
+    "dossier_minutes",
     "logout",
     "set_language",
     "dossier_transition",

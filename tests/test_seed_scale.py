@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from labs.services import laboratory_for, route_dossier
 from people.models import LaboratoryMembership, User
-from pfmg.demo import PATHS, REASONS, Cast
+from pfmg.demo import APP_DEMOS, PATHS, REASONS, Cast
 from pfmg.management.commands import seed_scale
 from prescriptions import conditions, drafting
 from prescriptions.models import Dossier, DossierEvent, DossierPerson, PreIndicationVersion
@@ -211,6 +211,8 @@ def test_seeded_dossiers_carry_on_through_the_real_service(dossiers):
         name = full_path[len(done)]
         if name == "finalise":
             route_dossier(dossier=dossier, actor=cast.prescriber)
+        for app_demo in APP_DEMOS:  # what each app requires of the transition (samples, report…)
+            app_demo.prepare(name, dossier, cast, timezone.now())
         event = transition_dossier(dossier=dossier, name=name, actor=cast.actor_for(name))
         assert event.from_status == status
 

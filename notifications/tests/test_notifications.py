@@ -199,3 +199,28 @@ def test_reminders_tell_who_is_waited_for_once_per_waiting_period(cast, settings
     message = Notification.objects.get(reminder__kind="rcp_waiting").message
     assert waiting.reference in message and "44 jours" in message  # submitted an hour after the start
     assert send_reminders() == 0  # once per waiting period
+
+
+def test_a_signed_report_not_downloaded_reminds_the_prescriber_until_they_download_it(cast, settings):
+    from labs.models import Report
+    from labs.services import record_download
+    from notifications.models import Reminder
+    from notifications.services import send_reminders
+
+    settings.REMINDER_REPORT_NOT_DOWNLOADED_DAYS = 7
+    long_ago = timezone.now() - datetime.timedelta(days=30)
+    signed = f.dossier(prescriber_user=cast.prescriber, rcp=cast.coordinator.rcp_memberships.get().rcp)
+    walk(signed, PATHS[Dossier.Status.REPORT_SIGNED], cast, long_ago, datetime.timedelta(hours=1))
+    fresh = f.dossier(prescriber_user=cast.prescriber, rcp=cast.coordinator.rcp_memberships.get().rcp)
+    walk(fresh, PATHS[Dossier.Status.REPORT_SIGNED], cast, timezone.now(), datetime.timedelta(seconds=1))
+
+    assert send_reminders() == 1
+    reminder = Reminder.objects.get(kind="report_not_downloaded")
+    assert (reminder.dossier, reminder.recipient) == (signed, cast.prescriber)
+    message = reminder.notification.message
+    assert signed.reference in message and "pas encore téléchargé" in message
+    assert send_reminders() == 0  # once per waiting period
+
+    record_download(report=Report.objects.get(dossier=signed), user=cast.prescriber)
+    signed.refresh_from_db()
+    assert signed.status == Dossier.Status.REPORT_DELIVERED  # the first download delivered it

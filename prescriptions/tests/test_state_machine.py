@@ -9,8 +9,9 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from labs import demo as labs_demo
 from labs.services import route_dossier
-from people.models import LaboratoryMembership, RcpMembership, Role
+from people.models import Laboratory, LaboratoryMembership, RcpMembership, Role, Territory
 from pfmg.demo import PATHS, Cast, walk
 from prescriptions.drafting import attest_and_submit
 from prescriptions.models import Dossier, DossierEvent
@@ -192,6 +193,7 @@ def test_laboratory_actions_belong_to_the_dossier_laboratory(cast):
 def test_only_a_biologist_of_the_laboratory_signs(cast):
     dossier = new_dossier(cast)
     walk(dossier, PATHS[S.ANALYSIS], cast, timezone.now(), dt.timedelta(minutes=1))
+    labs_demo.prepare("sign_report", dossier, cast, timezone.now())  # a report awaiting signature
     other_biologist = f.lab_member("auragen", LaboratoryMembership.Function.BIOLOGIST)
     assert not has_transition_perm(dossier.sign_report, cast.lab_staff)
     assert not has_transition_perm(dossier.sign_report, other_biologist)
@@ -199,13 +201,17 @@ def test_only_a_biologist_of_the_laboratory_signs(cast):
 
 
 def test_finalise_needs_a_laboratory(cast):
+    # Validation routes by territory (labs): a region without a laboratory leaves the dossier unrouted.
+    Territory.objects.filter(region__departments__code="75").delete()
     dossier = new_dossier(cast)
     walk(dossier, PATHS[S.RCP_VALIDATED], cast, timezone.now(), dt.timedelta(minutes=1))
     assert not can_proceed(dossier.finalise)
     with pytest.raises(TransitionRefused, match="Aucun laboratoire"):
         transition_dossier(dossier=dossier, name="finalise", actor=cast.prescriber)
-    route_dossier(dossier=dossier, actor=cast.prescriber)
-    assert can_proceed(dossier.finalise)
+    seqoia = Laboratory.objects.get(code="seqoia")
+    route_dossier(dossier=dossier, actor=cast.coordinator, laboratory=seqoia, reason="Hors territoire")
+    finalise = next(a for a in actions_for(dossier, cast.prescriber) if a.name == "finalise")
+    assert not any("laboratoire" in reason for reason in finalise.reasons)  # what else it needs is others
 
 
 def test_reject_samples_sends_the_dossier_back_to_finalised_with_its_reason(cast):

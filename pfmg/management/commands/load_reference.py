@@ -16,5 +16,8 @@ class Command(BaseCommand):
             f"Reference data: {departments} departments, {territories} new territories, pre-indications "
             f"{len(result.created)} created / {len(result.revised)} revised / {len(result.unchanged)} unchanged."
         )
+        from consent.services import load_consent_templates  # the consent forms and information notices
+
+        self.stdout.write(f"Consent forms and notices: {load_consent_templates()} versions created.")
         # Last: the slowest, and skipped when this release of HPO and ORPHA is already in the database.
         self.stdout.write(f"Ontologies: {load_hpo()}; {load_orpha()}.")
