@@ -18,7 +18,7 @@ install: $(STAMP)
 run: export DEBUG ?= true
 run: export DEMO_MODE ?= true
 run: install
-	mkdir -p var
+	mkdir -p $(or $(VAR_DIR),var)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000

@@ -49,6 +49,8 @@ SKIPPED_URL_NAMES = {
     "scan",
     "meeting_minutes",  # rcp: the minutes of a meeting and of a dossier
     "dossier_minutes",
+    "labs_manifest_pdf",  # labs: the shipping manifest and the report (whose first download delivers it)
+    "labs_report_download",
     "logout",
     "set_language",
     "dossier_transition",

@@ -72,6 +72,11 @@ def test_the_prescription_and_dossier_pages_are_in_english_too(client, prescribe
     detail = client.get(reverse("dossier_detail", args=[dossier.pk])).content.decode()
     assert "Timeline" in detail
     assert "Chronologie" not in detail
+    # English puts no space before a colon; French puts a non-breaking one ({% colon %}).
+    assert "Family structure: " in detail and "Family structure\xa0:" not in detail
+    client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    french = client.get(reverse("dossier_detail", args=[dossier.pk])).content.decode()
+    assert "Structure familiale\xa0: " in french
 
 
 def test_the_login_page_is_in_english_once_english_is_chosen(client, db):
