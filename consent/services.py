@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from people.models import AssistantAssignment, CounsellorSupervision, Role, User
+from pfmg.renders import queue_render
 from prescriptions.drafting import check_upload
 from prescriptions.models import Dossier, DossierDocument, DossierEvent, DossierPerson
 from prescriptions.rules import TRANSITION_RULES
@@ -405,13 +406,8 @@ def queue_consent_forms(dossier_id: int) -> None:
         "pk", flat=True
     )
     for person_id in persons:
-        try:
-            render_consent_form.apply_async(args=[person_id], retry=False)
-        except Exception:  # noqa: BLE001
-            logger.warning(
-                "Broker unavailable: the consent form of person %s will be rendered on download", person_id
-            )
-            return
+        if not queue_render(render_consent_form, person_id):
+            return  # the broker is down: the download renders the forms
 
 
 def _delete_file(name: str) -> int:

@@ -11,11 +11,14 @@ class LabsConfig(AppConfig):
 
         from people.models import Role
         from pfmg.nav import register_nav
+        from pfmg.renders import register_render_sweep
         from prescriptions.conditions import register_requirement
         from prescriptions.panels import register_dedicated_screen, register_panel
         from prescriptions.services import transition_recorded
 
-        from . import conditions, panels, services
+        from . import conditions, panels, pdf, services
+
+        register_render_sweep(pdf.queue_missing_report_files)
 
         for transition, check in conditions.REQUIREMENTS.items():
             register_requirement(transition, check)

@@ -100,3 +100,14 @@ def store_report_file(report: Report) -> Report:
     report.file.save("report.pdf", ContentFile(data), save=False)
     report.save(update_fields=["file", "sha256", "size"])
     return report
+
+
+def queue_missing_report_files(since) -> int:
+    """Render sweep (``pfmg.renders``): composed reports created since ``since`` still without their PDF (the
+    render was lost with the broker). Signing lays out a missing PDF too; this makes it ready before."""
+    from pfmg.renders import queue_render
+
+    from .tasks import render_report
+
+    missing = Report.objects.filter(source=Report.Source.COMPOSED, file="", created_at__gte=since)
+    return sum(queue_render(render_report, pk) for pk in missing.values_list("pk", flat=True))

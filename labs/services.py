@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from people.models import Laboratory, LaboratoryMembership, Territory, User
+from pfmg.renders import queue_render
 from prescriptions.drafting import sniff_content_type
 from prescriptions.models import Category, Dossier, DossierEvent, DossierPerson, SampleType
 from prescriptions.rules import REFUSAL_MESSAGES
@@ -217,7 +218,7 @@ def create_shipment(
         created_at=at or timezone.now(),
     )
     Sample.objects.filter(pk__in=[s.pk for s in samples]).update(shipment=shipment)
-    transaction.on_commit(lambda pk=shipment.pk: render_shipping_manifest.delay(pk))
+    transaction.on_commit(lambda pk=shipment.pk: queue_render(render_shipping_manifest, pk))
     return shipment
 
 
@@ -505,7 +506,7 @@ def compose_report(
         created_by=actor,
         created_at=at or timezone.now(),
     )
-    transaction.on_commit(lambda pk=report.pk: render_report.delay(pk))
+    transaction.on_commit(lambda pk=report.pk: queue_render(render_report, pk))
     return report
 
 

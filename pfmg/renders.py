@@ -9,8 +9,11 @@ still render on demand what is missing, so a user never waits for the sweep."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
+
+logger = logging.getLogger(__name__)
 
 Sweep = Callable[[datetime], int]
 
@@ -24,3 +27,15 @@ def register_render_sweep(sweep: Sweep) -> None:
 
 def sweep_missing_renders(since: datetime) -> int:
     return sum(sweep(since) for sweep in _sweeps)
+
+
+def queue_render(task, *args) -> bool:
+    """Queue a rendering task; call it from ``transaction.on_commit``. With the broker down the data are already
+    committed: log it and leave the render to the sweep and the download (no error for the user). Returns
+    whether it was queued."""
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweep recovers it
+        logger.warning("Broker unavailable: %s%r left to the render sweep", task.name, args)
+        return False
+    return True

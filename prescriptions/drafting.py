@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -34,8 +33,6 @@ from .models import (
 )
 from .rules import may_edit_draft, may_prescribe_for
 from .services import EDITABLE_STATES, choose_rcp, create_dossier, transition_dossier
-
-logger = logging.getLogger(__name__)
 
 STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
 
@@ -373,12 +370,8 @@ def queue_summary_render(dossier_id: int) -> None:
     """Render the bon de prescription in the background. A broker that is down costs nothing lasting: the
     render sweep (``pfmg.renders``) queues it again once the broker is back, and a download renders a missing or
     stale summary itself."""
+    from pfmg.renders import queue_render
+
     from .tasks import render_prescription_summary
 
-    try:
-        render_prescription_summary.apply_async(args=[dossier_id], retry=False)
-    except Exception:  # noqa: BLE001
-        logger.warning(
-            "Broker unavailable: the summary of dossier %s will be rendered by the sweep or on download",
-            dossier_id,
-        )
+    queue_render(render_prescription_summary, dossier_id)

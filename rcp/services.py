@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import logging
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from people.models import RcpBody, User
+from pfmg.renders import queue_render
 from prescriptions.models import Dossier, DossierEvent
 from prescriptions.rules import REFUSAL_MESSAGES
 from prescriptions.services import transition_dossier
@@ -24,7 +24,6 @@ from prescriptions.services import transition_dossier
 from . import rules
 from .models import AgendaItem, Decision, DecisionCorrection, DownstreamConclusion, Meeting, SheetEntry
 
-logger = logging.getLogger(__name__)
 S = Dossier.Status
 
 
@@ -427,12 +426,7 @@ def queue_minutes_render(*, dossier_id: int | None = None, meeting_id: int | Non
     renders missing or stale minutes itself."""
     from .tasks import render_dossier_minutes, render_meeting_minutes
 
-    try:
-        if dossier_id is not None:
-            render_dossier_minutes.apply_async(args=[dossier_id], retry=False)
-        if meeting_id is not None:
-            render_meeting_minutes.apply_async(args=[meeting_id], retry=False)
-    except Exception:  # noqa: BLE001 - rendered on download instead
-        logger.warning(
-            "Minutes not queued (dossier %s, meeting %s): rendered on download", dossier_id, meeting_id
-        )
+    if dossier_id is not None:
+        queue_render(render_dossier_minutes, dossier_id)
+    if meeting_id is not None:
+        queue_render(render_meeting_minutes, meeting_id)

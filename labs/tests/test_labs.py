@@ -442,3 +442,18 @@ def test_the_dossier_page_shows_turnaround_from_the_timeline(cast, client):
     assert spans["end_to_end"].duration == (
         dossier.events.get(transition="deliver_report").at - dossier.events.get(transition="finalise").at
     )
+
+
+def test_the_render_sweep_lays_out_a_composed_report_whose_render_was_lost(cast):
+    """The composing transaction never commits in this test, so its render was never queued: as if the broker
+    had been down. Beat's sweep finds the report without its PDF and renders it (eagerly here)."""
+    from pfmg.tasks import sweep_missing_renders
+
+    dossier = walked(cast, S.ANALYSIS)
+    report = services.compose_report(dossier=dossier, actor=cast.lab_staff, conclusion="negative")
+    assert not report.file
+    assert sweep_missing_renders.apply().get() >= 1
+    report.refresh_from_db()
+    with default_storage.open(report.file.name, "rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == report.sha256
+    assert not Report.objects.filter(pk=report.pk, file="").exists()
