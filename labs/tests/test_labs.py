@@ -300,19 +300,15 @@ def test_only_a_biologist_of_the_laboratory_signs_and_the_hash_matches_the_file(
     assert Notification.objects.filter(recipient=cast.prescriber, event__transition="sign_report").exists()
 
 
-def test_a_composed_report_is_rendered_and_additional_findings_need_consent(cast, monkeypatch):
+def test_a_composed_report_is_rendered_and_additional_findings_need_consent(cast):
+    """The index case's consent (recorded before finalisation, as the demo does) says yes to additional
+    findings: they may be reported; once that part is withdrawn, a report that lists them is refused."""
+    from consent.models import Withdrawal
+    from consent.services import record_withdrawal
+
     dossier = walked(cast, S.ANALYSIS)
     with pytest.raises(services.LabActionRefused, match="Listez le ou les variants"):
         services.compose_report(dossier=dossier, actor=cast.lab_staff, conclusion="positive")
-    monkeypatch.setattr(services, "may_report_additional_findings", lambda person: False)
-    with pytest.raises(services.LabActionRefused, match="pas consenti"):
-        services.compose_report(
-            dossier=dossier,
-            actor=cast.lab_staff,
-            conclusion="negative",
-            additional_findings="BRCA2 pathogène",
-        )
-    monkeypatch.setattr(services, "may_report_additional_findings", lambda person: True)
     report = services.compose_report(
         dossier=dossier,
         actor=cast.lab_staff,
@@ -324,6 +320,24 @@ def test_a_composed_report_is_rendered_and_additional_findings_need_consent(cast
     with default_storage.open(signed.file.name, "rb") as stored:
         data = stored.read()
     assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == signed.signed_sha256
+
+    index = dossier.persons.get(relationship="index")
+    record_withdrawal(
+        consent=index.consent,
+        actor=cast.prescriber,
+        scope=Withdrawal.Scope.ADDITIONAL_FINDINGS,
+        withdrawn_on=timezone.localdate(),
+        reason="La patiente ne souhaite plus connaître les données additionnelles.",
+    )
+    with pytest.raises(services.LabActionRefused, match="pas consenti"):
+        services.compose_report(
+            dossier=dossier,
+            actor=cast.lab_staff,
+            conclusion="negative",
+            additional_findings="BRCA2 pathogène",
+            amends=signed,
+            reason="Rectification",
+        )
 
 
 def test_an_altered_file_is_flagged_and_an_amendment_keeps_the_original(cast, client):
