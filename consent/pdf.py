@@ -6,14 +6,13 @@ its bytes (rendering is deterministic), at ``renders/<reference>/consent-form-<p
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from pfmg.pdf import render_pdf
+from pfmg.pdf import latest_render, render_pdf, store_render
 from prescriptions.models import DossierPerson
 
 from .models import Agreement, Choice3, ConsentTemplateVersion, RelativesChoice, ResearchChoice
@@ -60,35 +59,18 @@ def render_consent_form(person: DossierPerson) -> bytes:
     )
 
 
-def _store(path_prefix: str, data: bytes) -> str:
-    path = f"{path_prefix}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:
-            default_storage.delete(saved)  # another worker stored the same bytes meanwhile
-    return path
-
-
-def form_prefix(person: DossierPerson) -> str:
-    return f"renders/{person.dossier.reference}/consent-form-{person.pk}-"
+def form_location(person: DossierPerson) -> tuple[str, str]:
+    """The folder and file-name prefix of the person's pre-filled form renders."""
+    return f"renders/{person.dossier.reference}", f"consent-form-{person.pk}-"
 
 
 def store_consent_form(person: DossierPerson) -> str:
-    return _store(form_prefix(person), render_consent_form(person))
+    return store_render(*form_location(person), render_consent_form(person))
 
 
 def consent_form_path(person: DossierPerson) -> str | None:
     """The latest stored render of the person's form, or None."""
-    prefix = form_prefix(person)
-    folder, start = prefix.rsplit("/", 1)
-    try:
-        _folders, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return None
-    paths = [f"{folder}/{name}" for name in files if name.startswith(start) and name.endswith(".pdf")]
-    if not paths:
-        return None
-    return max(paths, key=lambda path: (default_storage.get_modified_time(path), path))
+    return latest_render(*form_location(person))
 
 
 def current_consent_form_path(person: DossierPerson) -> str:

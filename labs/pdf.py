@@ -8,10 +8,9 @@ from __future__ import annotations
 import hashlib
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
-from pfmg.pdf import render_pdf
+from pfmg.pdf import latest_render, render_pdf, store_render
 
 from .models import Report, Shipment
 
@@ -36,30 +35,17 @@ def render_shipping_manifest(shipment: Shipment) -> bytes:
     )
 
 
-def _manifest_prefix(shipment: Shipment) -> str:
-    return f"renders/{shipment.dossier.reference}/shipping-manifest-{shipment.pk}-"
+def _manifest_location(shipment: Shipment) -> tuple[str, str]:
+    return f"renders/{shipment.dossier.reference}", f"shipping-manifest-{shipment.pk}-"
 
 
 def store_shipping_manifest(shipment: Shipment) -> str:
-    data = render_shipping_manifest(shipment)
-    path = f"{_manifest_prefix(shipment)}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:
-            default_storage.delete(saved)
-    return path
+    return store_render(*_manifest_location(shipment), render_shipping_manifest(shipment))
 
 
 def shipping_manifest_path(shipment: Shipment) -> str:
     """A stored manifest (a shipment does not change once made), rendered now if none is stored yet."""
-    prefix = _manifest_prefix(shipment)
-    folder, start = prefix.rsplit("/", 1)
-    try:
-        _folders, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        files = []
-    stored = sorted(name for name in files if name.startswith(start) and name.endswith(".pdf"))
-    return f"{folder}/{stored[-1]}" if stored else store_shipping_manifest(shipment)
+    return latest_render(*_manifest_location(shipment)) or store_shipping_manifest(shipment)
 
 
 def report_for_rendering(pk: int) -> Report:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import segno
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
@@ -95,3 +97,31 @@ def render_pdf(
     identifier = hashlib.sha256(f"{reference}\n{template_name}".encode()).hexdigest()[:32].encode()
     document = HTML(string=html, url_fetcher=_FontsOnly())
     return document.write_pdf(font_config=_font_config(), pdf_identifier=identifier)
+
+
+# --- Where renders are kept -------------------------------------------------------------------------------
+
+
+def store_render(folder: str, prefix: str, data: bytes) -> str:
+    """Store a render at ``<folder>/<prefix><hash>.pdf``, the hash being that of its bytes, unless those bytes
+    are stored already; returns the path. Rendering is deterministic, so the same content is stored once and a
+    task run twice (a worker killed midway) stores nothing new."""
+    path = f"{folder}/{prefix}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(data))
+        if saved != path:
+            # Another worker stored the same render meanwhile (the storage gave ours another name): keep one.
+            default_storage.delete(saved)
+    return path
+
+
+def latest_render(folder: str, prefix: str) -> str | None:
+    """The path of the latest render stored by ``store_render`` under ``folder`` with ``prefix``, or None."""
+    try:
+        _folders, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return None
+    paths = [f"{folder}/{name}" for name in files if name.startswith(prefix) and name.endswith(".pdf")]
+    if not paths:
+        return None
+    return max(paths, key=lambda path: (default_storage.get_modified_time(path), path))

@@ -7,15 +7,13 @@ the same path and is stored once, and a changed dossier gives a new file beside 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
-from pfmg.pdf import render_pdf
+from pfmg.pdf import latest_render, render_pdf, store_render
 
 from .models import Dossier
 
@@ -71,29 +69,12 @@ def renders_folder(dossier: Dossier) -> str:
 
 def store_prescription_summary(dossier: Dossier) -> str:
     """Render the summary and store it unless the same bytes are already stored; returns its storage path."""
-    data = render_prescription_summary(dossier)
-    path = f"{renders_folder(dossier)}/{SUMMARY_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:
-            # Another worker stored the same render meanwhile (the storage gave ours another name): keep one.
-            default_storage.delete(saved)
-    return path
+    return store_render(renders_folder(dossier), SUMMARY_PREFIX, render_prescription_summary(dossier))
 
 
 def prescription_summary_path(dossier: Dossier) -> str | None:
     """The storage path of the latest stored render of the summary, or None if none is stored."""
-    folder = renders_folder(dossier)
-    try:
-        _folders, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return None
-    paths = [
-        f"{folder}/{name}" for name in files if name.startswith(SUMMARY_PREFIX) and name.endswith(".pdf")
-    ]
-    if not paths:
-        return None
-    return max(paths, key=lambda path: (default_storage.get_modified_time(path), path))
+    return latest_render(renders_folder(dossier), SUMMARY_PREFIX)
 
 
 def current_prescription_summary_path(dossier: Dossier) -> str:

@@ -8,14 +8,12 @@ Meeting minutes: ``renders/rcp/<meeting reference>/meeting-minutes-<hash>.pdf``;
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from pfmg.pdf import render_pdf
+from pfmg.pdf import latest_render, render_pdf, store_render
 from prescriptions.models import Dossier
 
 from . import selectors
@@ -25,26 +23,6 @@ MEETING_TEMPLATE = "pdf/rcp_meeting_minutes.html"
 DOSSIER_TEMPLATE = "pdf/rcp_dossier_minutes.html"
 MEETING_PREFIX = "meeting-minutes-"
 DOSSIER_PREFIX = "rcp-minutes-"
-
-
-def _store(folder: str, prefix: str, data: bytes) -> str:
-    path = f"{folder}/{prefix}{hashlib.sha256(data).hexdigest()[:16]}.pdf"
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:  # another worker stored the same render meanwhile: keep one
-            default_storage.delete(saved)
-    return path
-
-
-def _latest(folder: str, prefix: str) -> str | None:
-    try:
-        _folders, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return None
-    paths = [f"{folder}/{name}" for name in files if name.startswith(prefix) and name.endswith(".pdf")]
-    if not paths:
-        return None
-    return max(paths, key=lambda path: (default_storage.get_modified_time(path), path))
 
 
 # --- Meeting minutes --------------------------------------------------------------------------------------
@@ -82,11 +60,11 @@ def meeting_folder(meeting: Meeting) -> str:
 
 
 def store_meeting_minutes(meeting: Meeting) -> str:
-    return _store(meeting_folder(meeting), MEETING_PREFIX, render_meeting_minutes(meeting))
+    return store_render(meeting_folder(meeting), MEETING_PREFIX, render_meeting_minutes(meeting))
 
 
 def meeting_minutes_path(meeting: Meeting) -> str | None:
-    return _latest(meeting_folder(meeting), MEETING_PREFIX)
+    return latest_render(meeting_folder(meeting), MEETING_PREFIX)
 
 
 def current_meeting_minutes_path(meeting: Meeting) -> str:
@@ -156,11 +134,11 @@ def dossier_folder(dossier: Dossier) -> str:
 
 
 def store_dossier_minutes(dossier: Dossier) -> str:
-    return _store(dossier_folder(dossier), DOSSIER_PREFIX, render_dossier_minutes(dossier))
+    return store_render(dossier_folder(dossier), DOSSIER_PREFIX, render_dossier_minutes(dossier))
 
 
 def dossier_minutes_path(dossier: Dossier) -> str | None:
-    return _latest(dossier_folder(dossier), DOSSIER_PREFIX)
+    return latest_render(dossier_folder(dossier), DOSSIER_PREFIX)
 
 
 def _dossier_last_change(dossier: Dossier) -> dt.datetime:
