@@ -200,6 +200,7 @@ class Action:
     reasons: list[str] = field(default_factory=list)
     reason_required: bool = False
     screen: str | None = None  # the page where this transition is done, when it has its own
+    permitted: bool = True  # False: not this user's to fire whatever the dossier holds (reasons say whose)
 
 
 ACTION_LABELS = {
@@ -230,10 +231,8 @@ def actions_for(dossier: Dossier, user: User) -> list[Action]:
         if not can_proceed(method, check_conditions=False):
             continue
         meta = _transition_meta(dossier, name)
-        if not meta.has_perm(dossier, user):
-            reasons = [str(REFUSAL_MESSAGES[name])]
-        else:
-            reasons = missing_for(dossier, meta.conditions)
+        permitted = meta.has_perm(dossier, user)
+        reasons = missing_for(dossier, meta.conditions) if permitted else [str(REFUSAL_MESSAGES[name])]
         actions.append(
             Action(
                 name=name,
@@ -241,6 +240,7 @@ def actions_for(dossier: Dossier, user: User) -> list[Action]:
                 allowed=not reasons,
                 reasons=reasons,
                 reason_required=name in REASON_REQUIRED,
+                permitted=permitted,
             )
         )
     return actions

@@ -146,7 +146,9 @@ def _visible(request, pk: int) -> Dossier:
 @login_required
 def dossier_detail(request, pk: int):
     dossier = _visible(request, pk)
-    actions = [a for a in actions_for(dossier, request.user) if a.name != "submit"]
+    # The user's own actions, each available or with what it still needs; not those that belong to others
+    # (a laboratory does not need to read that only the prescriber may withdraw).
+    actions = [a for a in actions_for(dossier, request.user) if a.name != "submit" and a.permitted]
     for action in actions:
         action.screen = panels.dedicated_screen(action.name, dossier)
     return render(

@@ -156,6 +156,20 @@ def test_the_dossier_page_shows_the_timeline_and_why_an_action_is_unavailable(cl
     page = client.get(reverse("dossier_detail", args=[dossier.pk])).content.decode()
     assert "Chronologie" in page and "Soumis à la RCP" in page
     assert "Annuler le dossier" in page
+    # An action of theirs that the dossier does not allow yet says what is missing.
+    validated = Dossier.objects.get(prescriber__username="prescriber", status=Dossier.Status.RCP_VALIDATED)
+    page = client.get(reverse("dossier_detail", args=[validated.pk])).content.decode()
+    assert (
+        "Finaliser la prescription" in page and "Consentement signé acceptant l&#x27;analyse manquant" in page
+    )
+    # Actions that belong to others are not listed: the laboratory does not record withdrawals.
+    from prescriptions.services import ACTION_LABELS
+
+    login(client, "lab_seqoia")
+    received = Dossier.objects.get(status=Dossier.Status.RECEIVED, laboratory__code="seqoia")
+    page = client.get(reverse("dossier_detail", args=[received.pk])).content.decode()
+    assert str(ACTION_LABELS["start_sequencing"]) in page
+    assert str(ACTION_LABELS["withdraw"]) not in page and str(ACTION_LABELS["cancel"]) not in page
 
 
 def test_a_user_fires_a_transition_from_the_dossier_page(client, demo):
