@@ -5,12 +5,12 @@ import rules
 
 from people.models import LaboratoryMembership
 from people.rules import is_administrator
+from prescriptions import rules as prescriptions_rules
 from prescriptions.models import Dossier
 from prescriptions.rules import (
     TRANSITION_RULES,
     decides_for_dossier_rcp,
     is_biologist_of_dossier_laboratory,
-    is_dossier_prescriber,
     works_at_dossier_laboratory,
 )
 
@@ -18,11 +18,6 @@ from prescriptions.rules import (
 @rules.predicate
 def is_laboratory_member(user) -> bool:
     return bool(user and user.is_authenticated and LaboratoryMembership.objects.filter(user=user).exists())
-
-
-@rules.predicate
-def dossier_withdrawn(user, dossier) -> bool:
-    return bool(dossier and dossier.status == Dossier.Status.WITHDRAWN)
 
 
 # Routing can be overridden (with a reason) by the RCP-FMG's coordination or an administrator.
@@ -33,7 +28,6 @@ may_check_samples = works_at_dossier_laboratory
 may_run_pipeline = works_at_dossier_laboratory
 may_prepare_report = works_at_dossier_laboratory
 may_sign_report = is_biologist_of_dossier_laboratory
-# Laboratory staff never see who the persons of a withdrawn dossier are.
-identities_hidden = works_at_dossier_laboratory & dossier_withdrawn & ~is_dossier_prescriber
+identities_hidden = prescriptions_rules.identities_hidden  # one rule for every screen (prescriptions.rules)
 
 ROUTABLE_STATES = (Dossier.Status.SUBMITTED, Dossier.Status.RCP_VALIDATED, Dossier.Status.FINALISED)

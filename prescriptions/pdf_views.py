@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from . import selectors
 from .models import Dossier
 from .pdf import current_prescription_summary_path
+from .rules import identities_hidden
 
 
 @login_required
@@ -22,9 +23,7 @@ def prescription_summary_pdf(request, pk: int):
         raise Http404 from None
     if dossier.status == Dossier.Status.DRAFT:
         raise Http404  # a draft is not a prescription yet
-    from .views import identities_hidden
-
-    if identities_hidden(request.user, dossier):
+    if identities_hidden.test(request.user, dossier):
         raise Http404
     path = current_prescription_summary_path(dossier)
     response = FileResponse(

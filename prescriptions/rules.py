@@ -76,6 +76,16 @@ def may_prescribe_for(author, prescriber) -> bool:
 
 may_edit_draft = is_dossier_prescriber | assists_dossier_prescriber | is_dossier_enterer
 
+
+@rules.predicate
+def dossier_withdrawn(user, dossier) -> bool:
+    return bool(dossier and dossier.status == "withdrawn")
+
+
+# Laboratory staff never see who the persons of a withdrawn dossier are (pages, lists, PDFs, documents). The
+# same rule as a query filter, for lists and searches: selectors.identities_hidden_q.
+identities_hidden = works_at_dossier_laboratory & dossier_withdrawn & ~is_dossier_prescriber
+
 rcp_decision = decides_for_dossier_rcp & ~is_dossier_prescriber & ~is_dossier_enterer
 
 TRANSITION_RULES: dict[str, rules.Predicate] = {

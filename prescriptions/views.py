@@ -11,7 +11,7 @@ from people.models import Role
 
 from . import panels, selectors
 from .models import Dossier
-from .rules import is_dossier_prescriber, may_edit_draft, works_at_dossier_laboratory
+from .rules import identities_hidden, may_edit_draft
 from .services import EDITABLE_STATES, TransitionRefused, actions_for, transition_dossier
 
 S = Dossier.Status
@@ -96,17 +96,23 @@ def home(request):
         by_reference = visible.filter(reference__icontains=query)
         dossiers = dossiers.filter(Q(pk__in=by_identity.values("pk")) | Q(pk__in=by_reference.values("pk")))
     page = Paginator(dossiers.order_by("-updated_at", "-pk"), 25).get_page(request.GET.get("page"))
-    withdrawn = [d for d in page.object_list if d.status == S.WITHDRAWN and d.prescriber_id != user.pk]
-    own_labs = (
-        set(user.laboratory_memberships.values_list("laboratory_id", flat=True))
-        if withdrawn and user.has_role(Role.LABORATORY_STAFF)
+    # No identity of a withdrawn dossier on the laboratory side: the selector's rule, asked once for the page.
+    withdrawn = [d.pk for d in page.object_list if d.status == S.WITHDRAWN]
+    withdrawn = withdrawn if user.has_role(Role.LABORATORY_STAFF) else []  # only laboratories are concerned
+    hidden = (
+        set(
+            Dossier.objects.filter(selectors.identities_hidden_q(user), pk__in=withdrawn).values_list(
+                "pk", flat=True
+            )
+        )
+        if withdrawn
         else set()
     )
     for dossier in page.object_list:
         dossier.next_expected = next_expected(dossier, user)
         dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
-        if dossier in withdrawn and dossier.laboratory_id in own_labs:
-            dossier.index = None  # no identity of a withdrawn dossier on the laboratory side
+        if dossier.pk in hidden:
+            dossier.index = None
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -124,15 +130,6 @@ def home(request):
             if user.has_role(Role.PRESCRIPTION_ASSISTANT)
             else None,
         },
-    )
-
-
-def identities_hidden(user, dossier: Dossier) -> bool:
-    """Laboratory staff never see who the persons of a withdrawn dossier are."""
-    return (
-        dossier.status == S.WITHDRAWN
-        and works_at_dossier_laboratory.test(user, dossier)
-        and not is_dossier_prescriber.test(user, dossier)
     )
 
 
@@ -161,7 +158,7 @@ def dossier_detail(request, pk: int):
             "actions": actions,
             "questions": selectors.more_info_questions(dossier),
             "can_edit": dossier.status in EDITABLE_STATES and may_edit_draft.test(request.user, dossier),
-            "hide_identities": identities_hidden(request.user, dossier),
+            "hide_identities": identities_hidden.test(request.user, dossier),
         },
     )
 
@@ -169,7 +166,7 @@ def dossier_detail(request, pk: int):
 @login_required
 def document_download(request, pk: int, document_pk: int):
     dossier = _visible(request, pk)
-    if identities_hidden(request.user, dossier):
+    if identities_hidden.test(request.user, dossier):
         raise Http404
     document = get_object_or_404(dossier.documents.all(), pk=document_pk)
     response = FileResponse(
