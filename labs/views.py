@@ -227,65 +227,52 @@ def reception(request, pk: int):
     )
 
 
-@login_required
-def sequencing(request, pk: int):
+def _pipeline_step(request, pk: int, *, form, service, open_status, refusal, done, title, button):
+    """A pipeline step's page: the form, then the service that records it and fires its transition."""
     dossier = _dossier(request, pk)
-    _require(
-        rules.may_run_pipeline,
-        request,
-        dossier,
-        _("Seul le personnel du laboratoire du dossier lance le séquençage."),
-    )
-    form = forms.SequencingForm(request.POST or None)
+    _require(rules.may_run_pipeline, request, dossier, refusal)
+    form = form(dossier)
     if request.method == "POST" and form.is_valid():
         try:
-            services.start_sequencing(dossier=dossier, actor=request.user, **form.cleaned_data)
+            service(dossier=dossier, actor=request.user, **form.cleaned_data)
         except (services.LabActionRefused, TransitionRefused) as exc:
             _refused(request, exc)
         else:
-            messages.success(request, _("Séquençage lancé."))
+            messages.success(request, done)
             return _back(dossier)
-    return render(
+    context = {"dossier": dossier, "form": form, "open": dossier.status == open_status}
+    return render(request, "labs/step.html", {**context, "title": title, "button": button})
+
+
+@login_required
+def sequencing(request, pk: int):
+    return _pipeline_step(
         request,
-        "labs/step.html",
-        {
-            "dossier": dossier,
-            "form": form,
-            "open": dossier.status == S.RECEIVED,
-            "title": _("Lancer le séquençage"),
-            "button": _("Enregistrer le run et lancer le séquençage"),
-        },
+        pk,
+        form=lambda dossier: forms.SequencingForm(request.POST or None),
+        service=services.start_sequencing,
+        open_status=S.RECEIVED,
+        refusal=_("Seul le personnel du laboratoire du dossier lance le séquençage."),
+        done=_("Séquençage lancé."),
+        title=_("Lancer le séquençage"),
+        button=_("Enregistrer le run et lancer le séquençage"),
     )
 
 
 @login_required
 def analysis(request, pk: int):
-    dossier = _dossier(request, pk)
-    _require(
-        rules.may_run_pipeline,
+    return _pipeline_step(
         request,
-        dossier,
-        _("Seul le personnel du laboratoire du dossier lance l'analyse."),
-    )
-    form = forms.AnalysisForm(request.POST or None, interpreters=services.interpreters_for(dossier))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.start_analysis(dossier=dossier, actor=request.user, **form.cleaned_data)
-        except (services.LabActionRefused, TransitionRefused) as exc:
-            _refused(request, exc)
-        else:
-            messages.success(request, _("Analyse lancée."))
-            return _back(dossier)
-    return render(
-        request,
-        "labs/step.html",
-        {
-            "dossier": dossier,
-            "form": form,
-            "open": dossier.status == S.SEQUENCING,
-            "title": _("Lancer l'analyse"),
-            "button": _("Désigner l'interprète et lancer l'analyse"),
-        },
+        pk,
+        form=lambda dossier: forms.AnalysisForm(
+            request.POST or None, interpreters=services.interpreters_for(dossier)
+        ),
+        service=services.start_analysis,
+        open_status=S.SEQUENCING,
+        refusal=_("Seul le personnel du laboratoire du dossier lance l'analyse."),
+        done=_("Analyse lancée."),
+        title=_("Lancer l'analyse"),
+        button=_("Désigner l'interprète et lancer l'analyse"),
     )
 
 
