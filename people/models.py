@@ -23,6 +23,8 @@ class Role(models.TextChoices):
     BIOLOGIST = "biologist", _("Biologiste")
     NATIONAL_COORDINATION = "national_coordination", _("Coordination nationale")
     ADMINISTRATOR = "administrator", _("Administrateur")
+    # The data protection officer's role: reads the audit trail, never a dossier.
+    AUDITOR = "auditor", _("Auditeur·rice (DPO)")
 
 
 class User(AbstractUser):
