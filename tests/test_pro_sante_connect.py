@@ -103,7 +103,9 @@ def portal(settings, provider, live_server, reference_data):
 
 
 def _csrf(page: requests.Response) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match, "no CSRF token in the form"
+    return match.group(1)
 
 
 def start_psc_login(browser: requests.Session, portal: str, provider: str) -> requests.Response:
