@@ -82,3 +82,20 @@ def test_without_configuration_psc_is_absent(client, db):
 )
 def test_the_rpps_is_read_from_the_national_identifier(national_id, rpps):
     assert rpps_from_national_id(national_id) == rpps
+
+
+def test_a_psc_session_ends_when_its_account_is_deactivated(client, settings, reference_data):
+    from tests.factories import UserFactory
+
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "people.psc.ProSanteConnectBackend",
+    ]
+    user = UserFactory(rpps="10000000777")
+    client.force_login(user, backend="people.psc.ProSanteConnectBackend")
+    assert client.get("/").status_code == 200
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    assert client.get("/").url.startswith("/accounts/login/")
