@@ -253,3 +253,48 @@ LOGGING = {
     # WeasyPrint narrates every render at INFO.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
+
+# Pro Santé Connect (people/psc.py): log in as a French health professional through the national OpenID Connect
+# provider. Off unless the client and the four endpoints are all set; a partial configuration is refused rather
+# than half-working. The endpoints are given one by one because PSC's authorisation endpoint is not on its
+# issuer's host (sandbox: https://wallet.bas.esw.esante.gouv.fr/auth).
+PSC_CLIENT_ID = env.str("PSC_CLIENT_ID", default="")
+_PSC_REQUIRED = {
+    "PSC_CLIENT_ID": PSC_CLIENT_ID,
+    "PSC_CLIENT_SECRET": env.str("PSC_CLIENT_SECRET", default=""),
+    "PSC_AUTHORIZATION_ENDPOINT": env.str("PSC_AUTHORIZATION_ENDPOINT", default=""),
+    "PSC_TOKEN_ENDPOINT": env.str("PSC_TOKEN_ENDPOINT", default=""),
+    "PSC_USERINFO_ENDPOINT": env.str("PSC_USERINFO_ENDPOINT", default=""),
+    "PSC_JWKS_ENDPOINT": env.str("PSC_JWKS_ENDPOINT", default=""),
+}
+PSC_ENABLED = all(_PSC_REQUIRED.values())
+if any(_PSC_REQUIRED.values()) and not PSC_ENABLED:
+    raise ImproperlyConfigured(
+        "Pro Santé Connect is partly configured; missing: "
+        + ", ".join(name for name, value in _PSC_REQUIRED.items() if not value)
+    )
+# When set, an ID token from another issuer is refused.
+PSC_ISSUER = env.str("PSC_ISSUER", default="")
+# Optional: logging out of the portal also ends the PSC session.
+PSC_END_SESSION_ENDPOINT = env.str("PSC_END_SESSION_ENDPOINT", default="")
+# Requested (acr_values) and required in the ID token's acr claim: eidas1 is PSC's CPS / e-CPS level.
+PSC_ACR_VALUES = env.str("PSC_ACR_VALUES", default="eidas1")
+# The claim carrying the national health-professional identifier ("8" + RPPS).
+PSC_NATIONAL_ID_CLAIM = env.str("PSC_NATIONAL_ID_CLAIM", default="SubjectNameID")
+# mozilla-django-oidc reads its own names.
+OIDC_RP_CLIENT_ID = PSC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = _PSC_REQUIRED["PSC_CLIENT_SECRET"]
+OIDC_OP_AUTHORIZATION_ENDPOINT = _PSC_REQUIRED["PSC_AUTHORIZATION_ENDPOINT"]
+OIDC_OP_TOKEN_ENDPOINT = _PSC_REQUIRED["PSC_TOKEN_ENDPOINT"]
+OIDC_OP_USER_ENDPOINT = _PSC_REQUIRED["PSC_USERINFO_ENDPOINT"]
+OIDC_OP_JWKS_ENDPOINT = _PSC_REQUIRED["PSC_JWKS_ENDPOINT"]
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = env.str("PSC_SCOPES", default="openid scope_all")
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"acr_values": PSC_ACR_VALUES} if PSC_ACR_VALUES else {}
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False  # never: people.psc matches an existing account or refuses
+OIDC_STORE_ID_TOKEN = bool(PSC_END_SESSION_ENDPOINT)  # the id_token_hint of the end-session request
+OIDC_OP_LOGOUT_URL_METHOD = "people.psc.provider_logout_url"
+OIDC_TIMEOUT = env.int("PSC_TIMEOUT_SECONDS", default=10)
+if PSC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("people.psc.ProSanteConnectBackend")
