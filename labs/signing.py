@@ -25,6 +25,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -137,9 +138,17 @@ def sign_pdf(data: bytes, *, laboratory, signer_name: str) -> SignedPdf:
     try:
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=False)
         signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper(), output=out)
-    except (SigningError, ValueError) as exc:
+    except SigningError as exc:
         raise SigningUnavailable(
-            _("Le PDF du compte rendu n'a pas pu être signé (%(error)s).") % {"error": exc}
+            _("La signature électronique du compte rendu a échoué (%(error)s).") % {"error": exc}
+        ) from exc
+    except (PdfError, ValueError) as exc:
+        raise SigningUnavailable(
+            _(
+                "Le PDF du compte rendu est mal formé et ne peut pas recevoir de signature électronique "
+                "(%(error)s) : déposez-le à nouveau, exporté en PDF standard."
+            )
+            % {"error": exc}
         ) from exc
     return SignedPdf(data=out.getvalue(), subject=subject_of(signer.signing_cert))
 
