@@ -531,7 +531,7 @@ def _record_signature(report: Report, signer: User, at: datetime) -> Report:
         raise LabActionRefused(
             _("Le fichier du compte rendu a été modifié depuis son dépôt : déposez-le à nouveau.")
         )
-    with default_storage.open(report.file.name, "rb") as stored:
+    with default_storage.open(str(report.file.name), "rb") as stored:
         original = stored.read()
     try:
         signed = signing.sign_pdf(

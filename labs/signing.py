@@ -90,7 +90,12 @@ def laboratory_signer(laboratory) -> signers.SimpleSigner:
             )
             % {"lab": laboratory.name}
         )
-    not_after = signer.signing_cert["tbs_certificate"]["validity"]["not_after"].native
+    certificate = signer.signing_cert
+    if certificate is None:
+        raise SigningUnavailable(
+            _("Le fichier %(file)s ne contient pas de certificat.") % {"file": path.name}
+        )
+    not_after = certificate["tbs_certificate"]["validity"]["not_after"].native
     if not_after <= dt.datetime.now(dt.UTC):
         raise SigningUnavailable(
             _(

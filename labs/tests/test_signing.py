@@ -224,3 +224,16 @@ def test_demo_certificates_are_for_the_demo_only_and_kept_when_valid(settings, t
     call_command("generate_demo_certificates", directory=str(tmp_path))
     assert "up to date" in capsys.readouterr().out
     assert (tmp_path / "seqoia.p12").read_bytes() == before
+
+
+def test_a_malformed_pdf_is_refused_at_signing_with_what_to_do(cast):
+    dossier = walked(cast, S.ANALYSIS)
+    report = services.upload_report(
+        dossier=dossier,
+        actor=cast.lab_staff,
+        uploaded=SimpleUploadedFile("cr.pdf", b"%PDF-1.4 not really a PDF", content_type="application/pdf"),
+    )
+    with pytest.raises(services.LabActionRefused, match="mal formé .* déposez-le à nouveau"):
+        services.sign_report(report=report, actor=cast.biologist)
+    report.refresh_from_db()
+    assert not report.is_signed
