@@ -520,12 +520,16 @@ def ensure_report_file(report: Report) -> Report:
     return report
 
 
+@transaction.atomic
 def _record_signature(report: Report, signer: User, at: datetime) -> Report:
     """The laboratory's PAdES signature on the report's PDF, naming ``signer``: the signed PDF is stored beside
     the unsigned one, and the report records both hashes. Refused, leaving the report unsigned, when the
     laboratory has no usable certificate."""
     from . import signing
 
+    # Two biologists signing at once: the second waits here, then finds it signed (one signed file, not two).
+    if not Report.objects.select_for_update().filter(pk=report.pk, signed_at__isnull=True).exists():
+        raise LabActionRefused(_("Ce compte rendu est déjà signé."))
     digest = report.stored_sha256()
     if digest is None or digest != report.sha256:
         raise LabActionRefused(
