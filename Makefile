@@ -20,6 +20,8 @@ run: export DEMO_MODE ?= true
 run: install
 	mkdir -p $(or $(VAR_DIR),var)
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_reference --verbosity 0
+	$(PY) manage.py generate_demo_certificates
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 

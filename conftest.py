@@ -48,9 +48,28 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         call_command("load_reference", verbosity=0)
+        _demo_signing_certificates(tmp_path_factory.mktemp("signing"), django_db_blocker)
+
+
+def _demo_signing_certificates(directory, django_db_blocker):
+    """Reports are signed with their laboratory's certificate: the demo ones, written once per session in a
+    temporary folder, and their root trusted by the verification (as REPORT_SIGNING_TRUST_ROOTS would)."""
+    from django.test import override_settings
+
+    from labs.certificates import generate_demo_certificates
+    from labs.signing import DEMO_ROOT_FILE
+    from people.models import Laboratory
+
+    password = "test-signing-password"  # noqa: S105 - a throwaway demo key
+    generate_demo_certificates(directory, Laboratory.objects.all(), password)
+    override_settings(
+        REPORT_SIGNING_DIR=directory,
+        REPORT_SIGNING_PASSWORD=password,
+        REPORT_SIGNING_TRUST_ROOTS=[str(directory / DEMO_ROOT_FILE)],
+    ).enable()
 
 
 @pytest.fixture

@@ -122,9 +122,11 @@ def prepare(name: str, dossier: Dossier, cast: Cast, at: dt.datetime) -> None:
             created_at=at,
         )
         report.file.save("report.pdf", SimpleUploadedFile("report.pdf", content), save=False)
-        if name == "deliver_report":  # reached "signed" without this app (bulk-seeded): signed then
-            report.signed_by, report.signed_at, report.signed_sha256 = cast.biologist, at, report.sha256
         report.save()
+        if name == "deliver_report":  # reached "signed" without this app (bulk-seeded): signed then
+            from .services import _record_signature
+
+            _record_signature(report, cast.biologist, at)
 
 
 def seed_extras(users: dict[str, User]) -> None:

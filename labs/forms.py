@@ -88,3 +88,7 @@ class ComposeReportForm(forms.Form):
     reason = forms.CharField(
         label=_("Motif de la rectification"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class VerifyReportForm(forms.Form):
+    file = forms.FileField(label=_("Compte rendu signé (PDF)"))

@@ -137,6 +137,22 @@ def report_path(instance: Report, filename: str) -> str:
     return f"reports/{instance.dossier.reference}/v{instance.version}-{instance.sha256[:16]}.pdf"
 
 
+def signed_report_path(instance: Report, filename: str) -> str:
+    # Beside the unsigned file, never over it: what was deposited or composed stays as it was.
+    return f"reports/{instance.dossier.reference}/v{instance.version}-{instance.sha256[:16]}-signed.pdf"
+
+
+def _sha256_of(name: str) -> str | None:
+    try:
+        with default_storage.open(name, "rb") as stored:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: stored.read(65536), b""):
+                digest.update(chunk)
+    except (FileNotFoundError, OSError):
+        return None
+    return digest.hexdigest()
+
+
 class Report(models.Model):
     """A version of the dossier's compte rendu. Once signed it never changes: a correction is a new version
     (``amends`` the previous one, with its reason), and every version stays visible and downloadable."""
@@ -181,6 +197,10 @@ class Report(models.Model):
     )
     signed_at = models.DateTimeField(_("signé le"), null=True, blank=True)
     signed_sha256 = models.CharField(_("empreinte SHA-256 signée"), max_length=64, blank=True)
+    # The PDF with the laboratory's PAdES signature (``labs.signing``): what is served once signed. Empty for
+    # reports signed before PAdES signatures, whose ``signed_sha256`` is that of ``file``.
+    signed_file = models.FileField(_("fichier signé"), upload_to=signed_report_path, blank=True)
+    signature_subject = models.CharField(_("certificat de signature"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["dossier", "version"]
@@ -210,22 +230,26 @@ class Report(models.Model):
     def is_signed(self) -> bool:
         return self.signed_at is not None
 
+    @property
+    def document(self):
+        """The file to serve: the PAdES-signed one once there is one, else the file as deposited or composed."""
+        return self.signed_file or self.file
+
     def stored_sha256(self) -> str | None:
-        """The SHA-256 of the file as stored now (None if the file is gone)."""
-        if not self.file:
-            return None
-        try:
-            with default_storage.open(self.file.name, "rb") as stored:
-                digest = hashlib.sha256()
-                for chunk in iter(lambda: stored.read(65536), b""):
-                    digest.update(chunk)
-        except (FileNotFoundError, OSError):
-            return None
-        return digest.hexdigest()
+        """The SHA-256 of the file served (``document``) as stored now (None if the file is gone)."""
+        document = self.document
+        return _sha256_of(document.name) if document else None
 
     def intact(self) -> bool:
-        """Whether the stored file is still the exact one (signed, or recorded at upload)."""
-        return bool(self.file) and self.stored_sha256() == (self.signed_sha256 or self.sha256)
+        """Whether the stored files are still the exact ones: the signed file against ``signed_sha256``, and
+        the file as deposited or composed against ``sha256`` (against ``signed_sha256`` for a report signed
+        before PAdES, when both were the same file)."""
+        if not self.file:
+            return False
+        original = _sha256_of(self.file.name)
+        if self.signed_file:
+            return original == self.sha256 and _sha256_of(self.signed_file.name) == self.signed_sha256
+        return original == (self.signed_sha256 or self.sha256)
 
 
 class ReportDownload(models.Model):

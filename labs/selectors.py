@@ -131,3 +131,15 @@ def turnaround(dossier: Dossier) -> dict:
         "spans": dict(spans),
         "total": Step("total", events[0].at, events[-1].at) if events else None,
     }
+
+
+def signed_report_with_digest(user: User, sha256: str) -> Report | None:
+    """The signed report whose signed file has this SHA-256, if ``user`` may see it (the same scope as a
+    download: ``visible_report``); None otherwise, whether it exists or not."""
+    candidates = Report.objects.filter(signed_sha256=sha256, signed_at__isnull=False).order_by("-pk")
+    for pk in candidates.values_list("pk", flat=True):
+        try:
+            return visible_report(user, pk)
+        except Report.DoesNotExist:
+            continue
+    return None

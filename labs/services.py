@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -519,16 +520,37 @@ def ensure_report_file(report: Report) -> Report:
     return report
 
 
+@transaction.atomic
 def _record_signature(report: Report, signer: User, at: datetime) -> Report:
+    """The laboratory's PAdES signature on the report's PDF, naming ``signer``: the signed PDF is stored beside
+    the unsigned one, and the report records both hashes. Refused, leaving the report unsigned, when the
+    laboratory has no usable certificate."""
+    from . import signing
+
+    # Two biologists signing at once: the second waits here, then finds it signed (one signed file, not two).
+    if not Report.objects.select_for_update().filter(pk=report.pk, signed_at__isnull=True).exists():
+        raise LabActionRefused(_("Ce compte rendu est déjà signé."))
     digest = report.stored_sha256()
     if digest is None or digest != report.sha256:
         raise LabActionRefused(
             _("Le fichier du compte rendu a été modifié depuis son dépôt : déposez-le à nouveau.")
         )
+    with default_storage.open(str(report.file.name), "rb") as stored:
+        original = stored.read()
+    try:
+        signed = signing.sign_pdf(
+            original,
+            laboratory=report.dossier.laboratory,
+            signer_name=signer.get_full_name() or signer.get_username(),
+        )
+    except signing.SigningUnavailable as exc:
+        raise LabActionRefused(exc.message) from exc
     report.signed_by = signer
     report.signed_at = at
-    report.signed_sha256 = digest
-    report.save(update_fields=["signed_by", "signed_at", "signed_sha256"])
+    report.signed_sha256 = hashlib.sha256(signed.data).hexdigest()
+    report.signature_subject = signed.subject
+    report.signed_file.save("signed.pdf", ContentFile(signed.data), save=False)
+    report.save(update_fields=["signed_by", "signed_at", "signed_sha256", "signed_file", "signature_subject"])
     return report
 
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("dossiers/<int:pk>/compte-rendu/", views.report, name="labs_report"),
     path("expeditions/<int:pk>/bordereau.pdf", views.manifest_pdf, name="labs_manifest_pdf"),
     path("comptes-rendus/<int:pk>/telecharger/", views.report_download, name="labs_report_download"),
+    path("comptes-rendus/verifier/", views.verify_report, name="labs_verify_report"),
 ]

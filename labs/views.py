@@ -356,14 +356,38 @@ def report_download(request, pk: int):
     except Report.DoesNotExist:
         raise Http404 from None
     item = services.ensure_report_file(item)
-    if not item.file:
+    if not item.document:
         raise Http404
     services.record_download(report=item, user=request.user)
     response = FileResponse(
-        default_storage.open(item.file.name, "rb"),
+        default_storage.open(item.document.name, "rb"),
         content_type="application/pdf",
         as_attachment=True,
         filename=f"{item.dossier.reference}-compte-rendu-v{item.version}.pdf",
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def verify_report(request):
+    """Upload a PDF: whether its PAdES signature is valid and trusted, who signed it and when, and whether it
+    is a report of the portal that the user may see (and only then)."""
+    from .signing import verify_pdf
+
+    form = forms.VerifyReportForm(request.POST or None, request.FILES or None)
+    result = known = None
+    if request.method == "POST" and form.is_valid():
+        uploaded = form.cleaned_data["file"]
+        if uploaded.size > services.REPORT_MAX_BYTES:
+            form.add_error(
+                "file",
+                _("Le fichier fait %(size).1f Mo : la limite est de %(limit)d Mo.")
+                % {"size": uploaded.size / 1_000_000, "limit": services.REPORT_MAX_BYTES // 1_000_000},
+            )
+        else:
+            result = verify_pdf(uploaded.read())
+            known = selectors.signed_report_with_digest(request.user, result.sha256)
+    response = render(request, "labs/verify.html", {"form": form, "result": result, "known": known})
     response["Cache-Control"] = "private, no-store"
     return response

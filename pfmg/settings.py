@@ -207,6 +207,15 @@ CELERY_BEAT_SCHEDULE["purge-withdrawn-data"] = {
 # Absolute links in e-mails.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
 
+# Report signing (PAdES, labs.signing): each laboratory signs with <REPORT_SIGNING_DIR>/<laboratory code>.p12
+# (certificate, key and chain), opened with REPORT_SIGNING_PASSWORD; a laboratory without one cannot sign.
+# An optional timestamping.p12 there (extended key usage timeStamping) timestamps each signature locally.
+# Verification trusts the roots listed in REPORT_SIGNING_TRUST_ROOTS (PEM or DER files), plus, in DEMO_MODE,
+# the demo root written by `manage.py generate_demo_certificates`.
+REPORT_SIGNING_DIR = Path(env.str("REPORT_SIGNING_DIR", default=str(VAR_DIR / "signing")))
+REPORT_SIGNING_PASSWORD = env.str("REPORT_SIGNING_PASSWORD", default="demo-signing" if DEMO_MODE else "")
+REPORT_SIGNING_TRUST_ROOTS = env.list("REPORT_SIGNING_TRUST_ROOTS", default=[])
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -292,6 +292,8 @@ def test_only_a_biologist_of_the_laboratory_signs_and_the_hash_matches_the_file(
     assert dossier.status == S.REPORT_SIGNED
     assert signed.signed_by == cast.biologist and signed.signed_at is not None
     with default_storage.open(signed.file.name, "rb") as stored:
+        assert signed.sha256 == hashlib.sha256(stored.read()).hexdigest()
+    with default_storage.open(signed.signed_file.name, "rb") as stored:
         assert signed.signed_sha256 == hashlib.sha256(stored.read()).hexdigest()
     assert signed.intact()
     with pytest.raises(ValueError, match="immutable"):
@@ -317,7 +319,7 @@ def test_a_composed_report_is_rendered_and_additional_findings_need_consent(cast
         additional_findings="BRCA2 pathogène",
     )
     signed = services.sign_report(report=report, actor=cast.biologist)  # laid out now if the task has not run
-    with default_storage.open(signed.file.name, "rb") as stored:
+    with default_storage.open(signed.signed_file.name, "rb") as stored:
         data = stored.read()
     assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == signed.signed_sha256
 
