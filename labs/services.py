@@ -19,7 +19,7 @@ from pfmg.renders import queue_render
 from prescriptions.drafting import sniff_content_type
 from prescriptions.models import Category, Dossier, DossierEvent, DossierPerson, SampleType
 from prescriptions.rules import REFUSAL_MESSAGES
-from prescriptions.services import transition_dossier
+from prescriptions.services import save_dossier, transition_dossier
 
 from . import rules
 from .models import AnalysisAssignment, Report, ReportDownload, Sample, SequencingRun, Shipment
@@ -71,7 +71,7 @@ def route_dossier(
     now = at or timezone.now()
     dossier.laboratory = lab
     dossier.updated_at = now
-    dossier.save(update_fields=["laboratory", "updated_at"])
+    save_dossier(dossier, update_fields=["laboratory", "updated_at"])
     DossierEvent.objects.create(
         dossier=dossier,
         kind=DossierEvent.Kind.ROUTED,
@@ -569,7 +569,7 @@ def sign_report(*, report: Report, actor: User, at: datetime | None = None) -> R
         % {"v": report.version, "reason": report.amendment_reason},
     )
     dossier.updated_at = now
-    dossier.save(update_fields=["updated_at"])
+    save_dossier(dossier, update_fields=["updated_at"])
     for user in {u.pk: u for u in (dossier.prescriber, dossier.entered_by) if u.is_active}.values():
         notify(
             user=user,

@@ -34,12 +34,22 @@ from .models import (
     PriorTest,
 )
 from .rules import may_edit_draft, may_prescribe_for
-from .services import EDITABLE_STATES, choose_rcp, create_dossier, transition_dossier
+from .services import (
+    EDITABLE_STATES,
+    TransitionConflict,
+    choose_rcp,
+    create_dossier,
+    lock_dossier,
+    save_dossier,
+    transition_dossier,
+)
 
 STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
 
 
 def _editable(dossier: Dossier, actor: User) -> None:
+    """Called inside the step's transaction: the row lock makes a step saved while the dossier is being
+    submitted wait for the submission, then be refused with the conflict message."""
     if not may_edit_draft.test(actor, dossier):
         raise PermissionDenied(_("Vous ne pouvez pas modifier ce dossier."))
     if dossier.status not in EDITABLE_STATES:
@@ -47,6 +57,10 @@ def _editable(dossier: Dossier, actor: User) -> None:
             _("Le dossier n'est plus modifiable : il est au statut « %(s)s ».")
             % {"s": dossier.get_status_display()}
         )
+    try:
+        lock_dossier(dossier)
+    except TransitionConflict as exc:
+        raise PermissionDenied(exc.message) from None
 
 
 def _touch(dossier: Dossier, step: str, *fields: str) -> None:
@@ -54,7 +68,7 @@ def _touch(dossier: Dossier, step: str, *fields: str) -> None:
         dossier.steps_done = [s for s in STEPS if s in {*dossier.steps_done, step}]
     dossier.attested_at = None
     dossier.updated_at = timezone.now()
-    dossier.save(update_fields=[*fields, "steps_done", "attested_at", "updated_at"])
+    save_dossier(dossier, update_fields=[*fields, "steps_done", "attested_at", "updated_at"])
 
 
 def next_step(dossier: Dossier) -> str:
@@ -422,7 +436,7 @@ def hand_over(*, dossier: Dossier, assistant: User) -> None:
         )
     dossier.handed_over_at = timezone.now()
     dossier.updated_at = dossier.handed_over_at
-    dossier.save(update_fields=["handed_over_at", "updated_at"])
+    save_dossier(dossier, update_fields=["handed_over_at", "updated_at"])
     DossierEvent.objects.create(
         dossier=dossier,
         kind=DossierEvent.Kind.NOTE,
@@ -441,9 +455,12 @@ def attest_and_submit(
         raise PermissionDenied(_("Seul le prescripteur du dossier atteste et soumet la prescription."))
     try:
         with transaction.atomic():
+            # A double click sends the same submission twice: the second waits for the first's row lock, then
+            # finds the dossier submitted and is told so (TransitionConflict), never a 500.
+            lock_dossier(dossier)
             choose_rcp(dossier=dossier, rcp=rcp)
             dossier.attested_at = at or timezone.now()
-            dossier.save(update_fields=["attested_at"])
+            save_dossier(dossier, update_fields=["attested_at"])
             transition_dossier(dossier=dossier, name="submit", actor=prescriber, at=at)
     except Exception:
         dossier.refresh_from_db()  # the page must show what is stored, not what was attempted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -11,6 +13,8 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from . import conditions as cond
 from .rules import transition_permission
+
+_FSM_REFRESH_LOCK = threading.RLock()
 
 
 class Category(models.TextChoices):
@@ -343,6 +347,12 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        # django-fsm-2 lifts the protection of the status *field* (shared by every instance) while it refreshes
+        # one instance: two threads refreshing at once would trip over each other. Serialise the refreshes.
+        with _FSM_REFRESH_LOCK:
+            super().refresh_from_db(*args, **kwargs)
 
     # --- The state machine. Bodies are empty on purpose: side effects belong to the services. ---
 

@@ -42,6 +42,38 @@ class TransitionConflict(TransitionRefused):
     pass
 
 
+def conflict(dossier: Dossier) -> TransitionConflict:
+    """The refusal a concurrent loser gets: someone else changed the dossier during their action."""
+    dossier.refresh_from_db()
+    return TransitionConflict(
+        _(
+            "Le dossier %(ref)s a été modifié par quelqu'un d'autre pendant votre action : il est maintenant "
+            "au statut « %(status)s ». Rechargez la page et vérifiez avant de recommencer."
+        )
+        % {"ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
+    )
+
+
+def lock_dossier(dossier: Dossier) -> None:
+    """Take the dossier's row lock for the current transaction (the caller is inside ``transaction.atomic``):
+    concurrent writers queue behind it, and one that finds the status changed since it read the dossier is
+    told so (``TransitionConflict``) instead of failing on the state machine's optimistic lock."""
+    stored = (
+        Dossier.objects.select_for_update().filter(pk=dossier.pk).values_list("status", flat=True).first()
+    )
+    if stored != dossier.status:
+        raise conflict(dossier)
+
+
+def save_dossier(dossier: Dossier, *, update_fields: list[str]) -> None:
+    """Save fields of a dossier outside a transition; a status changed meanwhile is a conflict, not a 500."""
+    try:
+        with transaction.atomic():
+            dossier.save(update_fields=update_fields)
+    except ConcurrentTransition as exc:
+        raise conflict(dossier) from exc
+
+
 def allocate_references(*, year: int, count: int = 1) -> list[str]:
     """Reserve ``count`` consecutive references for ``year``; safe under concurrency (row lock)."""
     with transaction.atomic():
@@ -119,9 +151,10 @@ def choose_rcp(*, dossier: Dossier, rcp) -> Dossier:
     """Set the RCP-FMG the dossier will be submitted to (while the prescriber may still edit it)."""
     if dossier.status not in EDITABLE_STATES:
         raise TransitionRefused(_("Le dossier n'est plus modifiable à ce statut."))
+    lock_dossier(dossier)
     dossier.rcp = rcp
     dossier.updated_at = timezone.now()
-    dossier.save(update_fields=["rcp", "updated_at"])
+    save_dossier(dossier, update_fields=["rcp", "updated_at"])
     return dossier
 
 
@@ -179,14 +212,7 @@ def transition_dossier(
             )
             transition_recorded.send(sender=Dossier, dossier=dossier, event=event)
     except ConcurrentTransition as exc:
-        dossier.refresh_from_db()
-        raise TransitionConflict(
-            _(
-                "Le dossier %(ref)s a été modifié par quelqu'un d'autre pendant votre action : il est maintenant "
-                "au statut « %(status)s ». Rechargez la page et vérifiez avant de recommencer."
-            )
-            % {"ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
-        ) from exc
+        raise conflict(dossier) from exc
     return event
 
 
