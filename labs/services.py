@@ -27,6 +27,8 @@ from .models import AnalysisAssignment, Report, ReportDownload, Sample, Sequenci
 S = Dossier.Status
 REPORT_MAX_BYTES = 30_000_000
 
+SAMPLE_REASON_MAX_LENGTH = 500
+
 
 class RoutingError(ValueError):
     pass
@@ -286,6 +288,11 @@ def check_samples(
     for pk, sample in pending.items():
         conform, reason = results[pk]
         reason = (reason or "").strip()
+        if len(reason) > SAMPLE_REASON_MAX_LENGTH:
+            raise LabActionRefused(
+                _("Le motif de non-conformité d'un tube fait au plus %(max)d caractères.")
+                % {"max": SAMPLE_REASON_MAX_LENGTH}
+            )
         if not conform and not reason:
             raise LabActionRefused(
                 _("Indiquez le motif de non-conformité du prélèvement %(code)s.") % {"code": sample.barcode}

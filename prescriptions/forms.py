@@ -209,7 +209,10 @@ class FamilyForm(forms.Form):
         label=_("Exception au trio"), choices=[("", _("Aucune")), *TrioException.choices], required=False
     )
     trio_exception_reason = TextField(
-        label=_("Justification de l'exception"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Justification de l'exception"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, version, **kwargs):

@@ -23,6 +23,8 @@ from .rules import REASON_REQUIRED, REFUSAL_MESSAGES, TRANSITION_RULES
 transition_recorded = Signal()
 
 TRANSITION_NAMES = tuple(TRANSITION_RULES)
+# A reason is typed by a person (a non-conformity joins one line per tube): long enough for that, bounded.
+REASON_MAX_LENGTH = 10_000
 
 
 class TransitionRefused(Exception):
@@ -192,6 +194,11 @@ def transition_dossier(
     reason = (reason or "").strip()
     if name in REASON_REQUIRED and not reason:
         raise TransitionRefused(_("Un motif est obligatoire pour cette action."))
+    if len(reason) > REASON_MAX_LENGTH:
+        raise TransitionRefused(
+            _("Le motif est trop long : %(max)d caractères au plus (il en compte %(n)d).")
+            % {"max": REASON_MAX_LENGTH, "n": len(reason)}
+        )
 
     from_status = dossier.status
     at = at or timezone.now()
