@@ -309,9 +309,9 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
     trio_exception = models.CharField(
         _("exception au trio"), max_length=30, choices=TrioException.choices, blank=True
     )
-    trio_exception_reason = models.TextField(_("justification de l'exception"), blank=True)
+    trio_exception_reason = models.TextField(_("justification de l'exception"), blank=True, max_length=1000)
     age_at_onset = models.CharField(_("âge de début"), max_length=20, choices=OnsetAge.choices, blank=True)
-    clinical_summary = models.TextField(_("résumé clinique"), blank=True)
+    clinical_summary = models.TextField(_("résumé clinique"), blank=True, max_length=5000)
     suspected_diagnosis = models.ForeignKey(
         "ontology.OrphaDisease",
         verbose_name=_("diagnostic suspecté (ORPHA)"),
@@ -571,7 +571,7 @@ class DossierEvent(models.Model):
     from_status = models.CharField(_("de"), max_length=30, choices=Dossier.Status.choices, blank=True)
     to_status = models.CharField(_("vers"), max_length=30, choices=Dossier.Status.choices, blank=True)
     at = models.DateTimeField(_("le"), db_index=True)
-    reason = models.TextField(_("motif"), blank=True)
+    reason = models.TextField(_("motif"), blank=True, max_length=10000)
 
     class Meta:
         ordering = ["at", "id"]
