@@ -88,3 +88,34 @@ def test_sqlite_writers_wait_for_the_lock_rather_than_fail(tmp_path):
         check=False,
     )
     assert result.stdout.splitlines()[-1].split() == ["IMMEDIATE", "20000"], result.stderr[-2000:]
+
+
+def test_a_write_that_still_finds_sqlite_locked_answers_the_conflict_message(tmp_path, rf, db):
+    """Past its timeout, SQLite's "database is locked" reaches the user as the conflict message (409)."""
+    import sqlite3
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import OperationalError
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from pfmg.middleware import DatabaseBusyMiddleware
+
+    path = tmp_path / "busy.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")  # another user's write, in progress
+    settings_dict = {**connection.settings_dict, "ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    settings_dict["OPTIONS"] = {"timeout": 0.1, "transaction_mode": "IMMEDIATE"}
+    loser = DatabaseWrapper(settings_dict, alias="busy")
+    try:
+        with pytest.raises(OperationalError) as locked:
+            with loser.cursor() as cursor:
+                cursor.execute("INSERT INTO t VALUES (1)")
+    finally:
+        loser.close()
+        holder.close()
+    request = rf.post("/")
+    request.user = AnonymousUser()
+    response = DatabaseBusyMiddleware(lambda r: None).process_exception(request, locked.value)
+    assert response.status_code == 409
+    assert "modifiait ce dossier au même moment" in response.content.decode()
