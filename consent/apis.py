@@ -9,7 +9,7 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 
 from prescriptions.models import DossierPerson
 
@@ -17,17 +17,25 @@ from .rules import export_research
 from .selectors import research_cohort
 
 
+def keyed_pseudonym(kind: str, pk: int) -> str:
+    """HMAC-SHA256 of an internal id under ``RESEARCH_PSEUDONYM_KEY``: the same on every export, neither
+    reversible nor linkable to the portal's references without the key, which never leaves the portal."""
+    key = settings.RESEARCH_PSEUDONYM_KEY.encode()
+    return hmac.new(key, f"{kind}:{pk}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def pseudonym(person: DossierPerson) -> str:
-    """A stable pseudonym of the person in this dossier: the same on every export, not reversible without the key."""
-    message = f"{person.dossier.reference}:{person.pk}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:24]
+    """The person's pseudonym (the same person in two dossiers has the same one)."""
+    return keyed_pseudonym("patient", person.patient_id)
 
 
 class ResearchRecordSerializer(serializers.Serializer):
-    """No identity: the pseudonym, the year of birth, sex, place in the family, pre-indication and phenotype."""
+    """No direct identifier (no name, INS, birth date, dossier reference nor database id): the keyed
+    pseudonyms of the person and of their family (the dossier), the year of birth, sex, place in the family,
+    pre-indication and phenotype."""
 
     pseudonym = serializers.SerializerMethodField()
-    dossier = serializers.CharField(source="dossier.reference")
+    family = serializers.SerializerMethodField()
     pre_indication = serializers.CharField(source="dossier.pre_indication_version.pre_indication.slug")
     pre_indication_version = serializers.IntegerField(source="dossier.pre_indication_version.number")
     relationship = serializers.CharField()
@@ -38,6 +46,9 @@ class ResearchRecordSerializer(serializers.Serializer):
 
     def get_pseudonym(self, person) -> str:
         return pseudonym(person)
+
+    def get_family(self, person) -> str:
+        return keyed_pseudonym("dossier", person.dossier_id)
 
     def get_year_of_birth(self, person) -> int | None:
         born = person.patient.date_of_birth
@@ -58,12 +69,12 @@ class MayExportResearch(permissions.BasePermission):
         return bool(export_research.test(request.user))
 
 
-class ResearchExportViewSet(viewsets.ReadOnlyModelViewSet):
-    """Pseudonymised records of the persons whose data may go to research, for the national data centre."""
+class ResearchExportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Pseudonymised records of the persons whose data may go to research, for the national data centre. A list
+    only: a detail route would address a record by its database id, which links it back to the portal."""
 
     serializer_class = ResearchRecordSerializer
     permission_classes = [permissions.IsAuthenticated, MayExportResearch]
-    lookup_field = "pk"
 
     def get_queryset(self):
         return research_cohort()
@@ -71,4 +82,6 @@ class ResearchExportViewSet(viewsets.ReadOnlyModelViewSet):
 
 def export_rows() -> list[dict]:
     """The same records, for the ``export_research`` command."""
-    return [dict(ResearchRecordSerializer(person).data) for person in research_cohort()]
+    rows = [dict(ResearchRecordSerializer(person).data) for person in research_cohort()]
+    # Ordered by pseudonym, not by reference: the order of the file says nothing of the dossiers' order.
+    return sorted(rows, key=lambda row: (row["family"], row["pseudonym"]))

@@ -269,7 +269,7 @@ class Withdrawal(models.Model):
     consent = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="withdrawals")
     scope = models.CharField(_("portée"), max_length=30, choices=Scope.choices)
     withdrawn_on = models.DateField(_("date du retrait"))
-    reason = models.TextField(_("motif ou circonstances"))
+    reason = models.TextField(_("motif ou circonstances"), max_length=2000)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(_("enregistré le"), default=timezone.now)
 

@@ -41,7 +41,7 @@ class Sample(models.Model):
     check_result = models.CharField(
         _("contrôle à réception"), max_length=20, choices=Check.choices, default=Check.PENDING
     )
-    check_reason = models.TextField(_("motif de non-conformité"), blank=True)
+    check_reason = models.TextField(_("motif de non-conformité"), blank=True, max_length=500)
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -170,8 +170,8 @@ class Report(models.Model):
     version = models.PositiveSmallIntegerField(_("version"))
     source = models.CharField(_("origine"), max_length=20, choices=Source.choices)
     conclusion = models.CharField(_("conclusion"), max_length=20, choices=Conclusion.choices, blank=True)
-    variants = models.TextField(_("variants rapportés"), blank=True)
-    additional_findings = models.TextField(_("données additionnelles"), blank=True)
+    variants = models.TextField(_("variants rapportés"), blank=True, max_length=10000)
+    additional_findings = models.TextField(_("données additionnelles"), blank=True, max_length=5000)
     amends = models.OneToOneField(
         "self",
         verbose_name=_("rectifie"),
@@ -180,7 +180,7 @@ class Report(models.Model):
         blank=True,
         related_name="amended_by",
     )
-    amendment_reason = models.TextField(_("motif de la rectification"), blank=True)
+    amendment_reason = models.TextField(_("motif de la rectification"), blank=True, max_length=1000)
     # Empty while a composed report is being laid out by the ``render_report`` task.
     file = models.FileField(_("fichier"), upload_to=report_path, blank=True)
     size = models.PositiveIntegerField(_("taille (octets)"), default=0)

@@ -20,13 +20,15 @@ from pfmg.renders import queue_render
 from prescriptions.drafting import sniff_content_type
 from prescriptions.models import Category, Dossier, DossierEvent, DossierPerson, SampleType
 from prescriptions.rules import REFUSAL_MESSAGES
-from prescriptions.services import transition_dossier
+from prescriptions.services import save_dossier, transition_dossier
 
 from . import rules
 from .models import AnalysisAssignment, Report, ReportDownload, Sample, SequencingRun, Shipment
 
 S = Dossier.Status
 REPORT_MAX_BYTES = 30_000_000
+
+SAMPLE_REASON_MAX_LENGTH = 500
 
 
 class RoutingError(ValueError):
@@ -72,7 +74,7 @@ def route_dossier(
     now = at or timezone.now()
     dossier.laboratory = lab
     dossier.updated_at = now
-    dossier.save(update_fields=["laboratory", "updated_at"])
+    save_dossier(dossier, update_fields=["laboratory", "updated_at"])
     DossierEvent.objects.create(
         dossier=dossier,
         kind=DossierEvent.Kind.ROUTED,
@@ -287,6 +289,11 @@ def check_samples(
     for pk, sample in pending.items():
         conform, reason = results[pk]
         reason = (reason or "").strip()
+        if len(reason) > SAMPLE_REASON_MAX_LENGTH:
+            raise LabActionRefused(
+                _("Le motif de non-conformité d'un tube fait au plus %(max)d caractères.")
+                % {"max": SAMPLE_REASON_MAX_LENGTH}
+            )
         if not conform and not reason:
             raise LabActionRefused(
                 _("Indiquez le motif de non-conformité du prélèvement %(code)s.") % {"code": sample.barcode}
@@ -591,7 +598,7 @@ def sign_report(*, report: Report, actor: User, at: datetime | None = None) -> R
         % {"v": report.version, "reason": report.amendment_reason},
     )
     dossier.updated_at = now
-    dossier.save(update_fields=["updated_at"])
+    save_dossier(dossier, update_fields=["updated_at"])
     for user in {u.pk: u for u in (dossier.prescriber, dossier.entered_by) if u.is_active}.values():
         notify(
             user=user,

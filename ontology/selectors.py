@@ -92,15 +92,17 @@ def _ranked(queryset: QuerySet, query: str, *, synonyms: bool) -> QuerySet:
 
 
 def search_hpo(query: str, limit: int = 20) -> list[HpoTerm]:
-    """Current (non-obsolete) HPO terms for a picker: by id ("HP:0001250", "0001250") or by English words,
+    """Current (non-obsolete) phenotypic abnormalities (the HP:0000118 branch: no "All", no mode of
+    inheritance, no modifier) for a picker: by id ("HP:0001250", "0001250") or by English words,
     case- and accent-insensitive. An obsolete or merged id leads to the term that replaces it."""
     query = (query or "").strip()
     if len(query) < MIN_QUERY_LENGTH:
         return []
     if canonical_hpo_id(query):
         term = _current_hpo_term(query)
-        return [term] if term else []
-    return list(_ranked(HpoTerm.objects.filter(is_obsolete=False), query, synonyms=True)[:limit])
+        return [term] if term and term.is_phenotypic_abnormality else []
+    phenotypes = HpoTerm.objects.filter(is_obsolete=False, is_phenotypic_abnormality=True)
+    return list(_ranked(phenotypes, query, synonyms=True)[:limit])
 
 
 def search_orpha(query: str, limit: int = 20) -> list[OrphaDisease]:

@@ -1,4 +1,5 @@
-"""Validators for stored ontology codes: the canonical form only, a known code, and a current HPO term.
+"""Validators for stored ontology codes: the canonical form only, a known code, and a current HPO term of
+the "Phenotypic abnormality" branch.
 
 They refuse what selectors.search_hpo would silently correct: a stored code must be the one meant."""
 
@@ -43,6 +44,16 @@ def validate_hpo_id(value: str) -> None:
             _("%(value)s n'existe pas dans l'ontologie HPO."), code="hpo_unknown", params={"value": value}
         )
     if not term.is_obsolete:
+        if not term.is_phenotypic_abnormality:
+            # HP:0000001 "All", modes of inheritance, clinical modifiers, frequencies…: not a phenotype.
+            raise ValidationError(
+                _(
+                    "%(term)s n'est pas une anomalie phénotypique : choisissez un terme de la branche "
+                    "« Phenotypic abnormality » (HP:0000118)."
+                ),
+                code="hpo_not_phenotype",
+                params={"term": _label(term)},
+            )
         return
     if term.replaced_by:
         message = _("%(value)s est un terme HPO obsolète, remplacé par %(replacement)s.")

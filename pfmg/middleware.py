@@ -22,3 +22,23 @@ class FrenchFirstLocaleMiddleware:
         patch_vary_headers(response, ("Cookie",))
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class DatabaseBusyMiddleware:
+    """A write that still found SQLite's database locked after its timeout (``OPTIONS.timeout``) lost a race
+    with another user's action: it rolled back whole, so the user is told to reload and try again, as any
+    other concurrent loser is (``prescriptions.services.TransitionConflict``), instead of a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import OperationalError
+        from django.shortcuts import render
+
+        if isinstance(exception, OperationalError) and "database is locked" in str(exception):
+            return render(request, "409.html", status=409)
+        return None

@@ -5,6 +5,7 @@ DATABASE_URL / CELERY_BROKER_URL set: PostgreSQL and Redis, as in docker-compose
 DEBUG false (the default): a real SECRET_KEY is required and the deploy checks pass.
 """
 
+import hashlib
 from pathlib import Path
 
 import environ
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "pfmg.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "pfmg.urls"
@@ -101,6 +103,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers wait for each other (up to 20 s) instead of failing with "database is locked", and take the write
+    # lock when their transaction begins, so two concurrent decisions queue rather than deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "people.User"
@@ -307,3 +313,9 @@ OIDC_OP_LOGOUT_URL_METHOD = "people.psc.provider_logout_url"
 OIDC_TIMEOUT = env.int("PSC_TIMEOUT_SECONDS", default=10)
 if PSC_ENABLED:
     AUTHENTICATION_BACKENDS.append("people.psc.ProSanteConnectBackend")
+# The key of the research export's pseudonyms (HMAC-SHA256): stable across exports as long as it is kept. Set it
+# apart from SECRET_KEY so that rotating the latter does not change every pseudonym; derived from it otherwise.
+RESEARCH_PSEUDONYM_KEY = (
+    env.str("RESEARCH_PSEUDONYM_KEY", default="")
+    or hashlib.sha256(f"research-pseudonym:{SECRET_KEY}".encode()).hexdigest()
+)

@@ -17,9 +17,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from people.models import RcpBody, User
 
+from . import selectors
 from .models import (
     Dossier,
     DossierDocument,
@@ -32,12 +34,22 @@ from .models import (
     PriorTest,
 )
 from .rules import may_edit_draft, may_prescribe_for
-from .services import EDITABLE_STATES, choose_rcp, create_dossier, transition_dossier
+from .services import (
+    EDITABLE_STATES,
+    TransitionConflict,
+    choose_rcp,
+    create_dossier,
+    lock_dossier,
+    save_dossier,
+    transition_dossier,
+)
 
 STEPS = ("pre-indication", "patient", "famille", "clinique", "documents", "validation")
 
 
 def _editable(dossier: Dossier, actor: User) -> None:
+    """Called inside the step's transaction: the row lock makes a step saved while the dossier is being
+    submitted wait for the submission, then be refused with the conflict message."""
     if not may_edit_draft.test(actor, dossier):
         raise PermissionDenied(_("Vous ne pouvez pas modifier ce dossier."))
     if dossier.status not in EDITABLE_STATES:
@@ -45,6 +57,10 @@ def _editable(dossier: Dossier, actor: User) -> None:
             _("Le dossier n'est plus modifiable : il est au statut « %(s)s ».")
             % {"s": dossier.get_status_display()}
         )
+    try:
+        lock_dossier(dossier)
+    except TransitionConflict as exc:
+        raise PermissionDenied(exc.message) from None
 
 
 def _touch(dossier: Dossier, step: str, *fields: str) -> None:
@@ -52,7 +68,7 @@ def _touch(dossier: Dossier, step: str, *fields: str) -> None:
         dossier.steps_done = [s for s in STEPS if s in {*dossier.steps_done, step}]
     dossier.attested_at = None
     dossier.updated_at = timezone.now()
-    dossier.save(update_fields=[*fields, "steps_done", "attested_at", "updated_at"])
+    save_dossier(dossier, update_fields=[*fields, "steps_done", "attested_at", "updated_at"])
 
 
 def next_step(dossier: Dossier) -> str:
@@ -102,41 +118,124 @@ IDENTITY_FIELDS = (
 )
 
 
-def _patient(identity: dict, reuse: Patient | None) -> Patient:
-    if reuse is not None:
-        return reuse
+# Neither message says whether the INS exists, nor anything the user did not type: identity vigilance.
+INS_REFUSED = _lazy(
+    "Cet INS ne peut pas être enregistré avec l'identité saisie. Vérifiez l'identité (pièce d'identité, "
+    "téléservice INSi) et, en cas de doute, adressez-vous à la cellule d'identitovigilance de votre "
+    "établissement."
+)
+SHARED_IDENTITY = _lazy(
+    "Cette identité est déjà enregistrée et rattachée à d'autres prises en charge : elle ne se corrige pas "
+    "depuis un dossier. Signalez la correction à la cellule d'identitovigilance de votre établissement."
+)
+
+
+class IdentityRefused(ValidationError):
+    """An identity that may not be saved as typed, with a message per field; ``position`` is the relative's
+    rank on the family step (None for the index case)."""
+
+    def __init__(self, errors: dict, position: int | None = None) -> None:
+        super().__init__(errors)
+        self.position = position
+
+
+def _identity_values(identity: dict) -> dict:
+    return {k: identity.get(k) for k in IDENTITY_FIELDS if k in identity}
+
+
+def _corrected(patient: Patient, identity: dict, dossier: Dossier) -> Patient:
+    """``patient`` with the typed corrections. A patient no other dossier uses is corrected in place; one
+    shared with other dossiers is never changed from here (the correction would rewrite those dossiers
+    behind their prescribers' backs): the correction is refused at each field, with the reason."""
+    shared = patient.dossier_roles.exclude(dossier=dossier).exists() or not patient.dossier_roles.exists()
+    if shared:
+        # A blank INS or used name means "not known to me" (a patient chosen among those offered), not a
+        # correction that would erase them.
+        typed = {k: v for k, v in identity.items() if v or k not in ("ins", "used_name")}
+        changed = selectors.traits_differing(patient, typed, IDENTITY_FIELDS)
+        if changed:
+            raise IdentityRefused({k: SHARED_IDENTITY for k in changed})
+        return patient
+    changed = [k for k in IDENTITY_FIELDS if k in identity and getattr(patient, k) != identity[k]]
+    if changed:
+        for key in changed:
+            setattr(patient, key, identity[key])
+        patient.full_clean(validate_unique=False, validate_constraints=False)
+        patient.save(update_fields=changed)
+    return patient
+
+
+def _resolve_patient(
+    *,
+    actor: User,
+    dossier: Dossier,
+    identity: dict,
+    current: Patient | None,
+    reuse: Patient | None,
+    new: bool,
+) -> Patient:
+    """The patient record for an identity typed on a dossier, following identity vigilance.
+
+    - ``reuse``: a known patient the user chose among ``selectors.known_patients`` (within their scope, strict
+      traits agreeing); typed differences from them are corrections (refused if the patient is shared).
+    - A typed INS held by another record: the INS is the national identifier, so the same INS with the same
+      traits (birth name, first names, birth date, sex; case, accents and separators aside) is the same person,
+      and the dossier is linked to that record. Outside the user's scope every typed field must agree, so that
+      linking shows the user nothing they did not type; inside it, the other fields are corrections. If the
+      traits disagree, nothing is linked and nothing is revealed: one neutral refusal, whether or not the INS
+      exists (a second record with the same INS is never created).
+    - Otherwise the current record is corrected (in place, unless shared), or a new one created.
+    """
     ins = identity.get("ins") or ""
-    if ins:
-        existing = Patient.objects.filter(ins=ins).first()
-        if existing is not None:
-            return existing
-    return Patient.objects.create(**{k: identity.get(k) for k in IDENTITY_FIELDS if k in identity})
+    if reuse is not None:
+        if reuse not in selectors.known_patients(actor, identity):
+            raise IdentityRefused({"ins": INS_REFUSED})
+        return _corrected(reuse, identity, dossier)
+    holder = Patient.objects.filter(ins=ins).first() if ins else None
+    if holder is not None and holder != current:
+        in_scope = selectors.patients_in_scope(actor).filter(pk=holder.pk).exists()
+        fields = selectors.STRICT_TRAITS if in_scope else IDENTITY_FIELDS
+        if selectors.traits_differing(holder, identity, fields):
+            raise IdentityRefused({"ins": INS_REFUSED})
+        return _corrected(holder, identity, dossier)
+    if current is not None and not new:
+        return _corrected(current, identity, dossier)
+    return Patient.objects.create(**_identity_values(identity))
+
+
+def _drop_if_orphan(patient: Patient | None) -> None:
+    if patient is not None and not patient.dossier_roles.exists():
+        patient.delete()
 
 
 @transaction.atomic
 def save_index_case(
-    *, dossier: Dossier, actor: User, identity: dict, affected: str, reuse: Patient | None = None
+    *,
+    dossier: Dossier,
+    actor: User,
+    identity: dict,
+    affected: str,
+    reuse: Patient | None = None,
+    new: bool = False,
 ) -> DossierPerson:
-    """Create or correct the index case. A known patient (``reuse``) is linked rather than duplicated."""
+    """Create or correct the index case (see ``_resolve_patient``: a known patient is linked rather than
+    duplicated, ``new`` when the user said the person is not the one offered)."""
     _editable(dossier, actor)
     index = (
         dossier.persons.filter(relationship=DossierPerson.Relationship.INDEX)
         .select_related("patient")
         .first()
     )
+    previous = index.patient if index else None
+    patient = _resolve_patient(
+        actor=actor, dossier=dossier, identity=identity, current=previous, reuse=reuse, new=new
+    )
     if (
-        reuse is None
-        and index is not None
-        and not index.patient.dossier_roles.exclude(dossier=dossier).exists()
+        dossier.persons.filter(patient=patient)
+        .exclude(relationship=DossierPerson.Relationship.INDEX)
+        .exists()
     ):
-        patient = index.patient
-        for key in IDENTITY_FIELDS:
-            if key in identity:
-                setattr(patient, key, identity[key])
-        patient.full_clean()
-        patient.save()
-    else:
-        patient = _patient(identity, reuse)
+        raise ValidationError(_("La même personne figure deux fois dans la famille."))
     if index is None:
         index = DossierPerson.objects.create(
             dossier=dossier, patient=patient, relationship=DossierPerson.Relationship.INDEX, affected=affected
@@ -145,6 +244,8 @@ def save_index_case(
         index.patient = patient
         index.affected = affected
         index.save(update_fields=["patient", "affected"])
+        if previous != patient:
+            _drop_if_orphan(previous)
     _touch(dossier, "patient")
     return index
 
@@ -168,7 +269,8 @@ def save_family(
     trio_exception_reason: str = "",
 ) -> None:
     """Replace the relatives and the family structure in one go. A relative saved before keeps their patient
-    record (corrected in place unless another dossier shares it); one removed leaves no orphan record."""
+    record (corrected in place unless another dossier shares it, see ``_resolve_patient``); one removed leaves
+    no orphan record. A refused identity raises ``IdentityRefused`` with the relative's position."""
     _editable(dossier, actor)
     previous = list(
         dossier.persons.exclude(relationship=DossierPerson.Relationship.INDEX)
@@ -178,19 +280,17 @@ def save_family(
     kept: set[int] = set()
     for position, relative in enumerate(relatives):
         earlier = previous[position] if position < len(previous) else None
-        if (
-            earlier is not None
-            and not earlier.patient.dossier_roles.exclude(dossier=dossier).exists()
-            and (not relative.identity.get("ins") or relative.identity.get("ins") == earlier.patient.ins)
-        ):
-            patient = earlier.patient
-            for key in IDENTITY_FIELDS:
-                if key in relative.identity:
-                    setattr(patient, key, relative.identity[key])
-            patient.full_clean()
-            patient.save()
-        else:
-            patient = _patient(relative.identity, None)
+        try:
+            patient = _resolve_patient(
+                actor=actor,
+                dossier=dossier,
+                identity=relative.identity,
+                current=earlier.patient if earlier else None,
+                reuse=None,
+                new=False,
+            )
+        except IdentityRefused as exc:
+            raise IdentityRefused(exc.error_dict, position=position) from None
         if patient.pk in kept or dossier.persons.filter(patient=patient, relationship="index").exists():
             raise ValidationError(_("La même personne figure deux fois dans la famille."))
         kept.add(patient.pk)
@@ -206,8 +306,7 @@ def save_family(
     for person in previous:
         if person.patient_id not in kept:
             person.delete()
-            if not person.patient.dossier_roles.exists():
-                person.patient.delete()
+            _drop_if_orphan(person.patient)
     dossier.family_structure = structure
     dossier.trio_exception = trio_exception
     dossier.trio_exception_reason = trio_exception_reason.strip()
@@ -337,7 +436,7 @@ def hand_over(*, dossier: Dossier, assistant: User) -> None:
         )
     dossier.handed_over_at = timezone.now()
     dossier.updated_at = dossier.handed_over_at
-    dossier.save(update_fields=["handed_over_at", "updated_at"])
+    save_dossier(dossier, update_fields=["handed_over_at", "updated_at"])
     DossierEvent.objects.create(
         dossier=dossier,
         kind=DossierEvent.Kind.NOTE,
@@ -356,9 +455,12 @@ def attest_and_submit(
         raise PermissionDenied(_("Seul le prescripteur du dossier atteste et soumet la prescription."))
     try:
         with transaction.atomic():
+            # A double click sends the same submission twice: the second waits for the first's row lock, then
+            # finds the dossier submitted and is told so (TransitionConflict), never a 500.
+            lock_dossier(dossier)
             choose_rcp(dossier=dossier, rcp=rcp)
             dossier.attested_at = at or timezone.now()
-            dossier.save(update_fields=["attested_at"])
+            save_dossier(dossier, update_fields=["attested_at"])
             transition_dossier(dossier=dossier, name="submit", actor=prescriber, at=at)
     except Exception:
         dossier.refresh_from_db()  # the page must show what is stored, not what was attempted

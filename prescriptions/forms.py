@@ -181,8 +181,25 @@ class BaseRelativeFormSet(FilledFormsMixin, forms.BaseFormSet):
             seen.add(key)
 
 
-RelativeFormSet = forms.formset_factory(
-    RelativeForm, formset=BaseRelativeFormSet, extra=1, max_num=8, validate_max=True
+def bounded_formset_factory(form, formset, *, max_num: int, too_many: str, **kwargs):
+    """A formset that never builds more than ``max_num`` forms, whatever TOTAL_FORMS a client sends (Django's
+    default ``absolute_max`` is max_num + 1000: a thousand forms validated and rendered back), and says so."""
+    bounded = type(
+        formset.__name__,
+        (formset,),
+        {"default_error_messages": {**formset.default_error_messages, "too_many_forms": too_many}},
+    )
+    return forms.formset_factory(
+        form, formset=bounded, max_num=max_num, absolute_max=max_num, validate_max=True, **kwargs
+    )
+
+
+RelativeFormSet = bounded_formset_factory(
+    RelativeForm,
+    BaseRelativeFormSet,
+    extra=1,
+    max_num=8,
+    too_many=_("Une famille compte au plus %(num)d apparentés dans un dossier : retirez-en."),
 )
 
 
@@ -192,7 +209,10 @@ class FamilyForm(forms.Form):
         label=_("Exception au trio"), choices=[("", _("Aucune")), *TrioException.choices], required=False
     )
     trio_exception_reason = TextField(
-        label=_("Justification de l'exception"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Justification de l'exception"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, version, **kwargs):
@@ -247,8 +267,12 @@ class BasePhenotypeFormSet(FilledFormsMixin, forms.BaseFormSet):
             raise ValidationError(_("Un même terme HPO est saisi deux fois."))
 
 
-PhenotypeFormSet = forms.formset_factory(
-    PhenotypeForm, formset=BasePhenotypeFormSet, extra=3, max_num=60, validate_max=True
+PhenotypeFormSet = bounded_formset_factory(
+    PhenotypeForm,
+    BasePhenotypeFormSet,
+    extra=3,
+    max_num=60,
+    too_many=_("Au plus %(num)d termes HPO : gardez les plus informatifs."),
 )
 
 
@@ -269,8 +293,13 @@ class BasePriorTestFormSet(FilledFormsMixin, forms.BaseFormSet):
     key_field = "kind"
 
 
-PriorTestFormSet = forms.formset_factory(
-    PriorTestForm, formset=BasePriorTestFormSet, can_delete=True, extra=1, max_num=20, validate_max=True
+PriorTestFormSet = bounded_formset_factory(
+    PriorTestForm,
+    BasePriorTestFormSet,
+    can_delete=True,
+    extra=1,
+    max_num=20,
+    too_many=_("Au plus %(num)d examens antérieurs : gardez les plus pertinents."),
 )
 
 

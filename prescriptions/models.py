@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -11,6 +13,8 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from . import conditions as cond
 from .rules import transition_permission
+
+_FSM_REFRESH_LOCK = threading.RLock()
 
 
 class Category(models.TextChoices):
@@ -305,9 +309,9 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
     trio_exception = models.CharField(
         _("exception au trio"), max_length=30, choices=TrioException.choices, blank=True
     )
-    trio_exception_reason = models.TextField(_("justification de l'exception"), blank=True)
+    trio_exception_reason = models.TextField(_("justification de l'exception"), blank=True, max_length=1000)
     age_at_onset = models.CharField(_("âge de début"), max_length=20, choices=OnsetAge.choices, blank=True)
-    clinical_summary = models.TextField(_("résumé clinique"), blank=True)
+    clinical_summary = models.TextField(_("résumé clinique"), blank=True, max_length=5000)
     suspected_diagnosis = models.ForeignKey(
         "ontology.OrphaDisease",
         verbose_name=_("diagnostic suspecté (ORPHA)"),
@@ -343,6 +347,12 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        # django-fsm-2 lifts the protection of the status *field* (shared by every instance) while it refreshes
+        # one instance: two threads refreshing at once would trip over each other. Serialise the refreshes.
+        with _FSM_REFRESH_LOCK:
+            super().refresh_from_db(*args, **kwargs)
 
     # --- The state machine. Bodies are empty on purpose: side effects belong to the services. ---
 
@@ -561,7 +571,7 @@ class DossierEvent(models.Model):
     from_status = models.CharField(_("de"), max_length=30, choices=Dossier.Status.choices, blank=True)
     to_status = models.CharField(_("vers"), max_length=30, choices=Dossier.Status.choices, blank=True)
     at = models.DateTimeField(_("le"), db_index=True)
-    reason = models.TextField(_("motif"), blank=True)
+    reason = models.TextField(_("motif"), blank=True, max_length=10000)
 
     class Meta:
         ordering = ["at", "id"]

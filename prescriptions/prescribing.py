@@ -28,7 +28,7 @@ from .forms import (
     RelativeFormSet,
     SubmitForm,
 )
-from .models import Dossier, DossierPerson, Patient, PreIndicationVersion
+from .models import Dossier, DossierPerson, PreIndicationVersion
 from .rules import may_edit_draft
 from .services import TransitionRefused
 
@@ -239,27 +239,25 @@ def patient_step(request, dossier: Dossier):
         if choice.isdigit():
             reuse = next((p for p in candidates if p.pk == int(choice)), None)
         if candidates and not choice:
-            # A known patient: offer them rather than duplicating (the user chooses below).
+            # A known patient within the user's scope: offer them rather than duplicating (the user chooses).
             return render(
                 request,
                 "prescriptions/prescribe/patient.html",
                 _context(dossier, "patient", form=form, candidates=candidates),
             )
-        if choice == "new" and identity.get("ins") and Patient.objects.filter(ins=identity["ins"]).exists():
-            form.add_error("ins", _("Cet INS est déjà celui d'un patient connu : réutilisez-le."))
+        try:
+            drafting.save_index_case(
+                dossier=dossier,
+                actor=request.user,
+                identity=identity,
+                affected=form.cleaned_data["affected"],
+                reuse=reuse,
+                new=choice == "new",
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
         else:
-            try:
-                drafting.save_index_case(
-                    dossier=dossier,
-                    actor=request.user,
-                    identity=identity,
-                    affected=form.cleaned_data["affected"],
-                    reuse=reuse,
-                )
-            except ValidationError as exc:
-                form.add_error(None, exc)
-            else:
-                return _next(dossier, "patient")
+            return _next(dossier, "patient")
     return render(
         request,
         "prescriptions/prescribe/patient.html",
@@ -303,6 +301,9 @@ def family_step(request, dossier: Dossier):
                     trio_exception=form.cleaned_data.get("trio_exception", ""),
                     trio_exception_reason=form.cleaned_data.get("trio_exception_reason", ""),
                 )
+            except drafting.IdentityRefused as exc:
+                for field, errors in exc.error_dict.items():
+                    filled[exc.position].add_error(field, errors)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

@@ -1,5 +1,8 @@
 """Reads of dossiers, always scoped to the user who asks."""
 
+import re
+import unicodedata
+
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -105,17 +108,45 @@ def allowed_rcps(version: PreIndicationVersion) -> QuerySet[RcpBody]:
     return RcpBody.objects.filter(scope).distinct().order_by("name")
 
 
-def known_patients(user: User, identity: dict) -> QuerySet[Patient]:
-    """Patients already known that match ``identity`` (same INS, or same names and date of birth), among
-    those ``user`` may see; the same INS anywhere is the same person."""
-    match = Q(
-        birth_name__iexact=identity.get("birth_name", ""),
-        first_names__iexact=identity.get("first_names", ""),
-        date_of_birth=identity.get("date_of_birth"),
-    ) & Q(dossier_roles__dossier__in=dossiers_visible_to(user))
+def normalised_trait(value) -> str:
+    """A name as identity vigilance compares it: no accents, no case, one space for any run of spaces,
+    hyphens and apostrophes (« Jean-Pierre » and « JEAN PIERRE » are the same first names)."""
+    text = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s'’-]+", " ", text).strip().upper()
+
+
+# The traits that, with the INS, identify a person (référentiel national d'identitovigilance).
+STRICT_TRAITS = ("birth_name", "first_names", "date_of_birth", "sex")
+
+
+def trait_agrees(field: str, stored, typed) -> bool:
+    if field in ("birth_name", "used_name", "first_names"):
+        return normalised_trait(stored) == normalised_trait(typed)
+    if field in ("is_fetus", "is_deceased"):
+        return bool(stored) == bool(typed)
+    return (stored or None) == (typed or None)
+
+
+def traits_differing(patient: Patient, identity: dict, fields) -> list[str]:
+    return [k for k in fields if k in identity and not trait_agrees(k, getattr(patient, k), identity[k])]
+
+
+def patients_in_scope(user: User) -> QuerySet[Patient]:
+    """The patients of the dossiers ``user`` may see with their identities."""
+    visible = dossiers_visible_to(user).exclude(identities_hidden_q(user))
+    return Patient.objects.filter(dossier_roles__dossier__in=visible).distinct()
+
+
+def known_patients(user: User, identity: dict) -> list[Patient]:
+    """Patients already known whose strict traits (birth name, first names, birth date, sex) agree with
+    ``identity``, among those ``user`` may see, and only those: a patient outside the user's scope is never
+    offered, whatever the INS typed. A typed INS must be the candidate's own INS too."""
+    candidates = patients_in_scope(user).filter(
+        date_of_birth=identity.get("date_of_birth"), sex=identity.get("sex", "")
+    )
     if identity.get("ins"):
-        match |= Q(ins=identity["ins"])
-    return Patient.objects.filter(match).distinct()
+        candidates = candidates.filter(ins=identity["ins"])
+    return [p for p in candidates.order_by("pk") if not traits_differing(p, identity, STRICT_TRAITS)]
 
 
 def index_person_prefetch() -> Prefetch:

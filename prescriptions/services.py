@@ -23,6 +23,8 @@ from .rules import REASON_REQUIRED, REFUSAL_MESSAGES, TRANSITION_RULES
 transition_recorded = Signal()
 
 TRANSITION_NAMES = tuple(TRANSITION_RULES)
+# A reason is typed by a person (a non-conformity joins one line per tube): long enough for that, bounded.
+REASON_MAX_LENGTH = 10_000
 
 
 class TransitionRefused(Exception):
@@ -40,6 +42,38 @@ class TransitionNotPermitted(TransitionRefused):
 
 class TransitionConflict(TransitionRefused):
     pass
+
+
+def conflict(dossier: Dossier) -> TransitionConflict:
+    """The refusal a concurrent loser gets: someone else changed the dossier during their action."""
+    dossier.refresh_from_db()
+    return TransitionConflict(
+        _(
+            "Le dossier %(ref)s a été modifié par quelqu'un d'autre pendant votre action : il est maintenant "
+            "au statut « %(status)s ». Rechargez la page et vérifiez avant de recommencer."
+        )
+        % {"ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
+    )
+
+
+def lock_dossier(dossier: Dossier) -> None:
+    """Take the dossier's row lock for the current transaction (the caller is inside ``transaction.atomic``):
+    concurrent writers queue behind it, and one that finds the status changed since it read the dossier is
+    told so (``TransitionConflict``) instead of failing on the state machine's optimistic lock."""
+    stored = (
+        Dossier.objects.select_for_update().filter(pk=dossier.pk).values_list("status", flat=True).first()
+    )
+    if stored != dossier.status:
+        raise conflict(dossier)
+
+
+def save_dossier(dossier: Dossier, *, update_fields: list[str]) -> None:
+    """Save fields of a dossier outside a transition; a status changed meanwhile is a conflict, not a 500."""
+    try:
+        with transaction.atomic():
+            dossier.save(update_fields=update_fields)
+    except ConcurrentTransition as exc:
+        raise conflict(dossier) from exc
 
 
 def allocate_references(*, year: int, count: int = 1) -> list[str]:
@@ -119,9 +153,10 @@ def choose_rcp(*, dossier: Dossier, rcp) -> Dossier:
     """Set the RCP-FMG the dossier will be submitted to (while the prescriber may still edit it)."""
     if dossier.status not in EDITABLE_STATES:
         raise TransitionRefused(_("Le dossier n'est plus modifiable à ce statut."))
+    lock_dossier(dossier)
     dossier.rcp = rcp
     dossier.updated_at = timezone.now()
-    dossier.save(update_fields=["rcp", "updated_at"])
+    save_dossier(dossier, update_fields=["rcp", "updated_at"])
     return dossier
 
 
@@ -159,6 +194,11 @@ def transition_dossier(
     reason = (reason or "").strip()
     if name in REASON_REQUIRED and not reason:
         raise TransitionRefused(_("Un motif est obligatoire pour cette action."))
+    if len(reason) > REASON_MAX_LENGTH:
+        raise TransitionRefused(
+            _("Le motif est trop long : %(max)d caractères au plus (il en compte %(n)d).")
+            % {"max": REASON_MAX_LENGTH, "n": len(reason)}
+        )
 
     from_status = dossier.status
     at = at or timezone.now()
@@ -179,14 +219,7 @@ def transition_dossier(
             )
             transition_recorded.send(sender=Dossier, dossier=dossier, event=event)
     except ConcurrentTransition as exc:
-        dossier.refresh_from_db()
-        raise TransitionConflict(
-            _(
-                "Le dossier %(ref)s a été modifié par quelqu'un d'autre pendant votre action : il est maintenant "
-                "au statut « %(status)s ». Rechargez la page et vérifiez avant de recommencer."
-            )
-            % {"ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
-        ) from exc
+        raise conflict(dossier) from exc
     return event
 
 

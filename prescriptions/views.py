@@ -1,9 +1,13 @@
+import secrets
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -62,8 +66,34 @@ def next_expected(dossier: Dossier, user) -> str:
     return str(table.get(dossier.status, "—"))
 
 
+SEARCHES_KEPT = 20  # searches remembered per session, the oldest forgotten first
+
+
+def _search_redirect(request):
+    """A search by patient name or INS comes by POST and is kept in the session under a random token: the URL
+    it redirects to (and every page link after it) carries the token, never the identity, so that no access
+    log, browser history or Referer header holds a patient's name or INS."""
+    params = {k: request.POST.get(k, "") for k in ("vue", "statut", "pre_indication")}
+    query = request.POST.get("q", "").strip()[:100]
+    if query:
+        token = secrets.token_urlsafe(12)
+        searches = [s for s in request.session.get("searches", []) if s[1] != query][-(SEARCHES_KEPT - 1) :]
+        request.session["searches"] = [*searches, [token, query]]
+        params["recherche"] = token
+    return redirect(f"{reverse('home')}?{urlencode({k: v for k, v in params.items() if v})}")
+
+
+def _stored_search(request) -> str:
+    token = request.GET.get("recherche", "")
+    return (
+        next((query for t, query in request.session.get("searches", []) if t == token), "") if token else ""
+    )
+
+
 @login_required
 def home(request):
+    if request.method == "POST":
+        return _search_redirect(request)
     user = request.user
     if user.has_role(Role.NATIONAL_COORDINATION) and not user.is_superuser:
         # Aggregates only, never identities.
@@ -82,7 +112,7 @@ def home(request):
     pre_indication = request.GET.get("pre_indication", "")
     if pre_indication:
         dossiers = dossiers.filter(pre_indication_version__pre_indication__slug=pre_indication)
-    query = request.GET.get("q", "").strip()[:100]
+    query = _stored_search(request)  # never ``?q=``: an identity in a URL ends up in access logs
     if query:
         compact = query.replace(" ", "")
         identity = Q(persons__patient__ins=compact)
@@ -115,6 +145,7 @@ def home(request):
             dossier.index = None
     params = request.GET.copy()
     params.pop("page", None)
+    params.pop("q", None)
     return render(
         request,
         "prescriptions/home.html",
@@ -122,7 +153,13 @@ def home(request):
             "page": page,
             "statuses": Dossier.Status.choices,
             "pre_indications": selectors.prescribable_versions(),
-            "current": {"statut": status, "pre_indication": pre_indication, "q": query, "vue": tab},
+            "current": {
+                "statut": status,
+                "pre_indication": pre_indication,
+                "q": query,
+                "vue": tab,
+                "recherche": request.GET.get("recherche", "") if query else "",
+            },
             "querystring": params.urlencode(),
             "to_validate_count": to_validate_count,
             "can_prescribe": selectors.prescribers_for(user).exists(),

@@ -1,9 +1,27 @@
 """Forms of the RCP-FMG screens: they parse input; the services decide."""
 
+import datetime as dt
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Decision, Meeting, SheetEntry
+
+# The RCP-FMG of the PFMG 2025 exist since 2016; a meeting is not planned more than two years ahead.
+FIRST_MEETING_YEAR = 2016
+PLANNING_HORIZON_DAYS = 2 * 365
+
+
+def plausible_meeting_date(value: dt.date) -> None:
+    if value.year < FIRST_MEETING_YEAR:
+        raise ValidationError(
+            _("Une séance ne peut pas être antérieure à %(year)d (début du PFMG 2025) : vérifiez l'année."),
+            params={"year": FIRST_MEETING_YEAR},
+        )
+    if value > timezone.localdate() + dt.timedelta(days=PLANNING_HORIZON_DAYS):
+        raise ValidationError(_("Une séance se planifie au plus deux ans à l'avance : vérifiez l'année."))
 
 
 class MeetingForm(forms.Form):
@@ -11,7 +29,11 @@ class MeetingForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Type de séance"), choices=Meeting.Kind.choices, initial=Meeting.Kind.UPSTREAM
     )
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date = forms.DateField(
+        label=_("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[plausible_meeting_date],
+    )
     start_time = forms.TimeField(
         label=_("Heure"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
@@ -20,6 +42,7 @@ class MeetingForm(forms.Form):
         label=_("Lien de visioconférence"),
         required=False,
         assume_scheme="https",
+        max_length=500,
         help_text=_("Le lieu, le lien, ou les deux."),
     )
 
@@ -65,6 +88,7 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(
         label=_("Motif ou questions au prescripteur"),
         required=False,
+        max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
             "Obligatoire pour un avis défavorable (le motif) et une demande de complément (les questions)."
@@ -91,28 +115,36 @@ class SheetEntryForm(forms.Form):
         initial=SheetEntry.Kind.ADDITION,
     )
     field = forms.ChoiceField(label=_("Rubrique"), choices=SheetEntry.Field.choices)
-    text = forms.CharField(label=_("Texte"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("Texte"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class PreparationForm(forms.Form):
-    note = forms.CharField(label=_("Note de préparation"), widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        label=_("Note de préparation"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
     ready = forms.BooleanField(label=_("La fiche est prête pour la séance"), required=False)
 
 
 class CorrectionForm(forms.Form):
-    text = forms.CharField(label=_("Correction"), widget=forms.Textarea(attrs={"rows": 2}))
-    reason = forms.CharField(label=_("Motif de la correction"), widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(label=_("Correction"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Motif de la correction"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ConclusionForm(forms.Form):
     interpretation = forms.CharField(
-        label=_("Interprétation retenue"), widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Interprétation retenue"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
     care_recommendations = forms.CharField(
         label=_("Recommandations de prise en charge"),
         required=False,
+        max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     family_recommendations = forms.CharField(
-        label=_("Recommandations pour la famille"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Recommandations pour la famille"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )

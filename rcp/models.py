@@ -122,7 +122,7 @@ class Decision(models.Model):
         related_name="decisions",
     )
     kind = models.CharField(_("décision"), max_length=30, choices=Kind.choices)
-    reason = models.TextField(_("motif ou questions"), blank=True)
+    reason = models.TextField(_("motif ou questions"), blank=True, max_length=4000)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("enregistrée par"),
@@ -164,8 +164,8 @@ class DecisionCorrection(models.Model):
     decision = models.ForeignKey(
         Decision, verbose_name=_("décision corrigée"), on_delete=models.PROTECT, related_name="corrections"
     )
-    text = models.TextField(_("correction"))
-    reason = models.TextField(_("motif de la correction"))
+    text = models.TextField(_("correction"), max_length=4000)
+    reason = models.TextField(_("motif de la correction"), max_length=1000)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("enregistrée par"),
@@ -211,7 +211,7 @@ class SheetEntry(models.Model):
     )
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices)
     field = models.CharField(_("rubrique"), max_length=30, choices=Field.choices, blank=True)
-    text = models.TextField(_("texte"))
+    text = models.TextField(_("texte"), max_length=4000)
     ready = models.BooleanField(_("fiche prête pour la séance"), default=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("auteur"), on_delete=models.PROTECT, related_name="+"
@@ -250,9 +250,13 @@ class DownstreamConclusion(models.Model):
         blank=True,
         related_name="conclusions",
     )
-    interpretation = models.TextField(_("interprétation retenue"))
-    care_recommendations = models.TextField(_("recommandations de prise en charge"), blank=True)
-    family_recommendations = models.TextField(_("recommandations pour la famille"), blank=True)
+    interpretation = models.TextField(_("interprétation retenue"), max_length=5000)
+    care_recommendations = models.TextField(
+        _("recommandations de prise en charge"), blank=True, max_length=5000
+    )
+    family_recommendations = models.TextField(
+        _("recommandations pour la famille"), blank=True, max_length=5000
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("enregistrée par"),

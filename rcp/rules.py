@@ -12,6 +12,7 @@ from prescriptions.rules import (
     TRANSITION_RULES,
     assists_dossier_prescriber,
     decides_for_dossier_rcp,
+    identities_hidden,
     is_dossier_enterer,
     is_dossier_prescriber,
 )
@@ -55,7 +56,10 @@ def is_member_of_dossier_rcp(user, dossier) -> bool:
 may_prepare_sheet = is_dossier_prescriber | is_dossier_enterer | assists_dossier_prescriber
 # Reviewers (any member of the dossier's RCP) read the sheet and record corrections or additions.
 may_review_sheet = is_member_of_dossier_rcp
-may_view_sheet = may_review_sheet | may_prepare_sheet | is_administrator
+# The sheet names the persons: never to the laboratory of a withdrawn dossier, even through an RCP membership.
+may_view_sheet = (may_review_sheet | may_prepare_sheet | is_administrator) & ~identities_hidden
+# The dossier's minutes name the index case: whoever sees the dossier with its identities.
+may_download_dossier_minutes = ~identities_hidden
 # Validate, reject, ask for more, postpone: the same rule as the state machine's decisions.
 may_record_decision = TRANSITION_RULES["validate"]
 # The part of that rule that is not membership: neither the dossier's prescriber nor who entered it.

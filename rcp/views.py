@@ -471,7 +471,9 @@ def dossier_minutes_pdf(request, pk: int):
         dossier = dossiers_visible_to(request.user).get(pk=pk)
     except Dossier.DoesNotExist:
         raise Http404 from None
-    if not dossier.rcp_decisions.exists():
+    if not dossier.rcp_decisions.exists() or not rules.may_download_dossier_minutes.test(
+        request.user, dossier
+    ):
         raise Http404
     return _pdf_response(
         pdf.current_dossier_minutes_path(dossier), f"{dossier.reference}-compte-rendu-rcp.pdf"

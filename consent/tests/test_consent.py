@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from consent import selectors, services
+from consent.apis import keyed_pseudonym
 from consent.demo import DEMO_SCAN
 from consent.models import (
     Agreement,
@@ -32,7 +33,7 @@ from labs.services import route_dossier
 from notifications.models import Notification
 from people.models import CounsellorSupervision, LaboratoryMembership, Role
 from pfmg.demo import PATHS, Cast, complete_draft, walk
-from prescriptions.models import Dossier, DossierPerson
+from prescriptions.models import Dossier, DossierPerson, Patient
 from prescriptions.services import TransitionRefused, transition_dossier
 from prescriptions.tests.test_pdf import pdf_text
 from tests import factories as f
@@ -351,20 +352,23 @@ def test_a_research_objection_removes_the_person_from_every_onward_export(client
         withdrawn_on=timezone.localdate(),
         reason="Opposition exprimée en consultation.",
     )
-    expected = {(dossier.reference, "index")} | {(other.reference, r) for r in ("index", "mother", "father")}
+    family = {d.pk: keyed_pseudonym("dossier", d.pk) for d in (dossier, other)}
+    expected = {(family[dossier.pk], "index")} | {
+        (family[other.pk], r) for r in ("index", "mother", "father")
+    }
 
     admin = f.UserFactory(roles=[Role.ADMINISTRATOR])
     client.force_login(admin)
     response = client.get("/api/v1/research-export/")
     assert response.status_code == 200
     rows = response.json()["results"]
-    assert {(r["dossier"], r["relationship"]) for r in rows} == expected
-    assert all(index.patient.birth_name not in json.dumps(r) for r in rows)  # pseudonymised
+    assert {(r["family"], r["relationship"]) for r in rows} == expected
 
     output = tmp_path / "cad.jsonl"
     call_command("export_research", output=str(output))
     exported = [json.loads(line) for line in output.read_text().splitlines()]
-    assert {(r["dossier"], r["relationship"]) for r in exported} == expected
+    assert {(r["family"], r["relationship"]) for r in exported} == expected
+    assert sorted(exported, key=lambda r: r["pseudonym"]) == sorted(rows, key=lambda r: r["pseudonym"])
 
     # A full withdrawal takes the whole dossier out.
     services.record_withdrawal(
@@ -375,6 +379,31 @@ def test_a_research_objection_removes_the_person_from_every_onward_export(client
         reason="Courrier.",
     )
     assert {p.dossier.reference for p in selectors.research_cohort()} == {dossier.reference}
+
+
+def test_the_research_export_carries_no_direct_identifier_and_a_stable_keyed_pseudonym(
+    client, cast, settings
+):
+    """Nothing in a record links it back to the portal without the key: no name, INS, birth date, dossier
+    reference nor database id; the pseudonyms are the same on every export and change with the key."""
+    d = trio(cast, S.FINALISED)
+    persons = list(d.persons.select_related("patient"))
+    Patient.objects.filter(pk=persons[0].patient_id).update(ins="215037505608975")
+    client.force_login(f.UserFactory(roles=[Role.ADMINISTRATOR]))
+    first = client.get("/api/v1/research-export/").json()["results"]
+    text = json.dumps(first)
+    assert len(first) == 3
+    forbidden = [d.reference, "215037505608975"]
+    for p in persons:
+        forbidden += [p.patient.birth_name, p.patient.first_names, p.patient.date_of_birth.isoformat()]
+    assert [word for word in forbidden if word in text] == []
+    fields = {"pseudonym", "family", "pre_indication", "pre_indication_version", "relationship", "affected"}
+    assert all(set(r) == fields | {"sex", "year_of_birth", "hpo_present"} for r in first)
+    assert client.get("/api/v1/research-export/").json()["results"] == first  # stable
+    assert client.get(f"/api/v1/research-export/{persons[0].pk}/").status_code == 404  # no detail by id
+    settings.RESEARCH_PSEUDONYM_KEY = "another-key"
+    again = client.get("/api/v1/research-export/").json()["results"]
+    assert {r["pseudonym"] for r in again}.isdisjoint({r["pseudonym"] for r in first})
 
 
 def test_only_the_national_data_centre_and_administrators_read_the_research_export(client, cast):

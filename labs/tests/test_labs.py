@@ -439,12 +439,15 @@ def test_no_identity_of_a_withdrawn_dossier_on_the_laboratory_side(cast, client)
         assert page.status_code == 200 and name not in page.content.decode(), url
     assert client.get(reverse("prescription_summary_pdf", args=[dossier.pk])).status_code == 404
     # Searching by the person's name must not reveal the dossier either; its reference still finds it.
-    by_name = client.get(reverse("home"), {"q": name}).content.decode()
+    by_name = client.post(reverse("home"), {"q": name}, follow=True).content.decode()
     assert dossier.reference not in by_name
-    assert dossier.reference in client.get(reverse("home"), {"q": dossier.reference}).content.decode()
+    assert (
+        dossier.reference
+        in client.post(reverse("home"), {"q": dossier.reference}, follow=True).content.decode()
+    )
     client.force_login(cast.prescriber)
     assert name in client.get(reverse("dossier_detail", args=[dossier.pk])).content.decode()
-    assert dossier.reference in client.get(reverse("home"), {"q": name}).content.decode()
+    assert dossier.reference in client.post(reverse("home"), {"q": name}, follow=True).content.decode()
 
 
 def test_the_dossier_page_shows_turnaround_from_the_timeline(cast, client):

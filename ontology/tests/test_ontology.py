@@ -68,6 +68,15 @@ NEW_RELEASE = r"""format-version: 1.2
 data-version: hp/releases/2099-01-01
 
 [Term]
+id: HP:0000118
+name: Phenotypic abnormality
+
+[Term]
+id: HP:0012638
+name: Abnormal nervous system physiology
+is_a: HP:0000118 ! Phenotypic abnormality
+
+[Term]
 id: HP:0001250
 name: Seizure (renamed)
 def: "A \"quoted\" definition." [PMID:1]

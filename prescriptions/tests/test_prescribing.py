@@ -2,6 +2,7 @@
 nothing half-saved, the assistant preparing and the prescriber attesting, scoping by 404."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -355,7 +356,7 @@ def test_the_list_filters_and_searches_by_patient_name_and_ins(client, prescribe
     client.post(step_url(dossier, "patient"), identity())
     other, _v = start(client, prescriber, slug="leucodystrophies")
     for query in ("martin", VALID_INS, dossier.reference):
-        page = client.get("/", {"q": query}).content.decode()
+        page = client.post("/", {"q": query}, follow=True).content.decode()
         assert dossier.reference in page, query
     assert "1 dossier" in client.get("/", {"pre_indication": "leucodystrophies"}).content.decode()
     assert dossier.reference not in client.get("/", {"statut": "submitted"}).content.decode()
@@ -375,3 +376,29 @@ def test_only_someone_other_than_the_prescriber_hands_a_dossier_over(prescriber)
         hand_over(dossier=dossier, assistant=prescriber)
     dossier.refresh_from_db()
     assert dossier.handed_over_at is None
+
+
+def test_a_search_by_identity_goes_by_post_and_no_url_carries_the_identity(client, prescriber):
+    start(client, prescriber)
+    dossier = Dossier.objects.get(prescriber=prescriber)
+    client.post(step_url(dossier, "patient"), identity())
+    for _ in range(26):  # two pages of results
+        start(client, prescriber)
+    for query in ("Martin", VALID_INS):
+        response = client.post("/", {"q": query, "statut": "draft"})
+        assert response.status_code == 302
+        location = response["Location"]
+        assert query.lower() not in location.lower() and "q=" not in location and "recherche=" in location
+        page = client.get(location).content.decode()
+        assert dossier.reference in page and "1 dossier" in page
+    # The token alone finds nothing in another session; an identity typed in a URL is not searched.
+    start_page = client.get("/", {"q": "Martin"}).content.decode()
+    assert "27 dossiers" in start_page
+    client.logout()
+    client.force_login(prescriber)
+    assert "27 dossiers" in client.get(location).content.decode()
+    # Pagination keeps the search (by its token) and never the identity.
+    response = client.post("/", {"q": "PFMG"})
+    listing = client.get(response["Location"]).content.decode()
+    next_link = re.search(r'href="\?([^"]*page=2)"', listing).group(1)
+    assert "27 dossiers" in listing and "recherche=" in next_link and "PFMG" not in next_link
