@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from consent.apis import ResearchExportViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
+from people.apis import ApiTokenView
 from prescriptions.apis import PreIndicationViewSet
 
 from .views import healthz
@@ -22,9 +24,16 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: no inline script under the CSP. A browser without
+    # a session goes to the login page rather than to a bare 401.
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("notifications/", include("notifications.urls")),
     path("rcp/", include("rcp.urls")),
     path("laboratoire/", include("labs.urls")),
