@@ -1,3 +1,4 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -27,11 +28,13 @@ urlpatterns = [
     path("api/v1/auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # The split view serves its start-up script as a file: no inline script under the CSP. A browser without
-    # a session goes to the login page rather than to a bare 401.
+    # The split view serves its start-up script as a file: no inline script under the CSP; Swagger UI's icons
+    # are data: images, allowed on this page only. A browser without a session goes to the login page.
     path(
         "api/docs/",
-        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        csp_update({"img-src": ["data:"]})(
+            login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+        ),
         name="api-docs",
     ),
     path("notifications/", include("notifications.urls")),
