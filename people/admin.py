@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .models import (
+    ApiToken,
     AssistantAssignment,
     CounsellorSupervision,
     Department,
@@ -157,3 +159,34 @@ class CounsellorSupervisionAdmin(admin.ModelAdmin):
     search_fields = ("counsellor__username", "geneticist__username")
     list_select_related = ("counsellor", "geneticist")
     autocomplete_fields = ["counsellor", "geneticist"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by the API only; here they are listed and revoked. The hash is never shown."""
+
+    list_display = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at", "expires_at")
+    search_fields = ("prefix", "user__username")
+    fields = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    list_select_related = ("user",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    # A revoked token stays listed, with its dates: nothing is deleted.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("people.change_apitoken")
+
+    @admin.action(description=_("Révoquer les jetons sélectionnés"), permissions=["revoke"])
+    def revoke(self, request, queryset):
+        count = services.revoke_api_tokens(tokens=queryset)
+        self.message_user(request, _("%(count)d jeton(s) révoqué(s).") % {"count": count})

@@ -298,3 +298,35 @@ class CounsellorSupervision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.counsellor} ← {self.geneticist}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self):
+        from django.utils import timezone
+
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A bearer token of the API. Only its SHA-256 is kept: the clear token is shown once, when issued; the
+    prefix lets a user and an administrator tell tokens apart. Issued and revoked by ``people.services``."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(_("préfixe"), max_length=8, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("jeton d’API")
+        verbose_name_plural = _("jetons d’API")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -1,12 +1,18 @@
-"""Writes on people and organisations: reference data loading and role grants."""
+"""Writes on people and organisations: reference data loading, role grants, API tokens."""
 
+import hashlib
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from .models import (
+    ApiToken,
     Department,
     Laboratory,
     LaboratoryMembership,
@@ -91,3 +97,40 @@ def add_to_rcp(*, user: User, rcp: RcpBody, function: str) -> RcpMembership:
     )
     grant_role(user=user, role=Role.RCP_MEMBER)
     return membership
+
+
+def _hash_api_token(clear: str) -> str:
+    return hashlib.sha256(clear.encode()).hexdigest()
+
+
+def issue_api_token(*, user: User) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, valid API_TOKEN_TTL_HOURS. Returns the token and its clear value, which
+    is never stored and cannot be shown again."""
+    clear = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        prefix=clear[:8],
+        key_hash=_hash_api_token(clear),
+        expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+    )
+    return token, clear
+
+
+def find_api_token(clear: str) -> ApiToken | None:
+    """The token whose clear value is ``clear``, revoked or expired ones included (the caller says why it
+    refuses), or None."""
+    return ApiToken.objects.select_related("user").filter(key_hash=_hash_api_token(clear)).first()
+
+
+def record_api_token_use(*, token: ApiToken) -> None:
+    # One write a minute at most: a client polling the API must not turn every read into a write.
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+        token.save(update_fields=["last_used_at"])
+
+
+def revoke_api_tokens(*, tokens) -> int:
+    """Revoke the given tokens (a queryset or a list) that are not revoked yet. Returns how many were."""
+    pks = [t.pk for t in tokens]
+    return ApiToken.objects.filter(pk__in=pks, revoked_at__isnull=True).update(revoked_at=timezone.now())

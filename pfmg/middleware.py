@@ -42,3 +42,20 @@ class DatabaseBusyMiddleware:
         if isinstance(exception, OperationalError) and "database is locked" in str(exception):
             return render(request, "409.html", status=409)
         return None
+
+
+class NoStoreForAuthenticatedMiddleware:
+    """Nothing a signed-in user or an API client receives is kept by the browser or a proxy: its pages show
+    identities, its downloads are reports and consents. Static files never reach this middleware (WhiteNoise
+    answers them first)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # request.user is also set by DRF when a token authenticates the request, after the view ran.
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
+            response.headers["Cache-Control"] = "private, no-store"
+        return response

@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally: no CDN
     "django_fsm",  # graph_transitions
@@ -59,6 +58,7 @@ INSTALLED_APPS = [
     "labs",
     "notifications",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pfmg.middleware.DatabaseBusyMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "pfmg.middleware.NoStoreForAuthenticatedMiddleware",
 ]
 
 ROOT_URLCONF = "pfmg.urls"
@@ -224,8 +226,9 @@ REPORT_SIGNING_TRUST_ROOTS = env.list("REPORT_SIGNING_TRUST_ROOTS", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: its challenge makes a request without valid credentials a 401, not a 403.
+        "people.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -240,7 +243,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema describes every route: for signed-in users and token holders only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pfmg.api_schema.document_refusals",
+    ],
 }
+# API tokens (people.ApiToken) expire this many hours after they are issued.
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 
 # Security: hardened whenever DEBUG is off (so `check --deploy` is clean in production).
 SESSION_COOKIE_HTTPONLY = True
@@ -250,12 +261,33 @@ SESSION_SAVE_EVERY_REQUEST = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# No inline script or style anywhere: everything comes from static/ (templates/admin and
+# templates/drf_spectacular override the few third-party templates that had inline code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -313,6 +345,15 @@ OIDC_OP_LOGOUT_URL_METHOD = "people.psc.provider_logout_url"
 OIDC_TIMEOUT = env.int("PSC_TIMEOUT_SECONDS", default=10)
 if PSC_ENABLED:
     AUTHENTICATION_BACKENDS.append("people.psc.ProSanteConnectBackend")
+    # Logging out posts a form whose answer redirects to PSC's end-session endpoint: the CSP's form-action must
+    # allow that origin (the login itself is a plain link).
+    if PSC_END_SESSION_ENDPOINT:
+        from urllib.parse import urlsplit
+
+        _psc_logout = urlsplit(PSC_END_SESSION_ENDPOINT)
+        CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+            f"{_psc_logout.scheme}://{_psc_logout.netloc}"
+        )
 # The key of the research export's pseudonyms (HMAC-SHA256): stable across exports as long as it is kept. Set it
 # apart from SECRET_KEY so that rotating the latter does not change every pseudonym; derived from it otherwise.
 RESEARCH_PSEUDONYM_KEY = (

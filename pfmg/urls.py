@@ -1,11 +1,14 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from consent.apis import ResearchExportViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
+from people.apis import ApiTokenView
 from prescriptions.apis import PreIndicationViewSet
 
 from .views import healthz
@@ -23,9 +26,18 @@ urlpatterns = [
     path("oidc/", include("people.psc_urls")),  # Pro Santé Connect
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: no inline script under the CSP; Swagger UI's icons
+    # are data: images, allowed on this page only. A browser without a session goes to the login page.
+    path(
+        "api/docs/",
+        csp_update({"img-src": ["data:"]})(
+            login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+        ),
+        name="api-docs",
+    ),
     path("notifications/", include("notifications.urls")),
     path("rcp/", include("rcp.urls")),
     path("laboratoire/", include("labs.urls")),

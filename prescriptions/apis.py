@@ -11,7 +11,7 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 class VersionSerializer(serializers.ModelSerializer):
     documents = DocumentSerializer(many=True, read_only=True)
-    merged_into = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    merged_into = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = PreIndicationVersion

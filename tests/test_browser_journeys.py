@@ -58,7 +58,8 @@ def fill_prescription(page, *, patient_name):
     page.get_by_role("heading", name="Le tableau clinique").wait_for()
     term = page.locator("#id_hpo-0-term")
     term.fill("intellectual disab")
-    page.wait_for_function("document.querySelectorAll('#hpo-options option').length > 0")
+    # A locator rather than wait_for_function, whose string predicate the CSP (no unsafe-eval) refuses.
+    page.locator("#hpo-options option").first.wait_for(state="attached")
     assert "HP:0001249" in page.locator("#hpo-options").inner_html()
     term.fill("HP:0001249 — Intellectual disability")
     page.get_by_label("Résumé clinique").fill("Retard global du développement depuis la première année.")

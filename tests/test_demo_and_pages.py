@@ -4,7 +4,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from people.models import Role, User
 from pfmg.demo import DEMO_PASSWORD, PATHS, complete_draft, seed_demo
@@ -226,20 +225,26 @@ def test_the_dossier_page_costs_the_same_queries_whatever_its_size(client, demo)
 
 def test_the_api_serves_the_catalogue_with_a_token_and_refuses_anonymous(client, demo):
     assert client.get("/api/v1/pre-indications/").status_code in (401, 403)
-    token = Token.objects.create(user=User.objects.get(username="prescriber"))
-    response = client.get("/api/v1/pre-indications/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = client.post(
+        "/api/v1/auth/token/",
+        {"username": "prescriber", "password": DEMO_PASSWORD},
+        content_type="application/json",
+    ).json()["token"]
+    response = client.get("/api/v1/pre-indications/", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
     body = response.json()
     assert body["count"] >= 35
     slugs = {p["slug"] for p in body["results"]}
     assert "deficience-intellectuelle" in slugs
     detail = client.get(
-        "/api/v1/pre-indications/leucodystrophies/", HTTP_AUTHORIZATION=f"Token {token.key}"
+        "/api/v1/pre-indications/leucodystrophies/", HTTP_AUTHORIZATION=f"Token {token}"
     ).json()
     assert detail["versions"][0]["name"] == "Leucodystrophies"
 
 
-def test_the_openapi_schema_and_its_docs_are_served(client, demo):
+def test_the_openapi_schema_and_its_docs_are_served_to_signed_in_users_only(client, demo):
+    assert client.get("/api/schema/").status_code == 401
+    assert client.get("/api/docs/")["Location"].startswith("/accounts/login/")
     login(client, "prescriber")
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/pre-indications/" in schema.content

@@ -1,5 +1,6 @@
 """Configuration from the environment: production refuses to start insecurely and passes the deploy checks."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -82,3 +83,29 @@ def test_the_embedded_default_needs_nothing_set_but_debug(tmp_path):
 def test_migrations_are_complete():
     result = manage("makemigrations", "--check", "--dry-run", DEBUG="true")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_harden_cookies_transport_framing_and_content():
+    result = manage(
+        "shell",
+        "-c",
+        "import json; from django.conf import settings as s; print(json.dumps({"
+        "'cookies': [s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.LANGUAGE_COOKIE_SECURE, "
+        "s.SESSION_COOKIE_HTTPONLY], "
+        "'hsts': [s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_SSL_REDIRECT], "
+        "'frames': [s.X_FRAME_OPTIONS, s.CONTENT_SECURITY_POLICY['DIRECTIVES']['frame-ancestors']], "
+        "'referrer': s.SECURE_REFERRER_POLICY, 'nosniff': s.SECURE_CONTENT_TYPE_NOSNIFF, "
+        "'csp': s.CONTENT_SECURITY_POLICY['DIRECTIVES'], 'middleware': s.MIDDLEWARE}))",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="pfmg.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout.strip().splitlines()[-1])
+    assert config["cookies"] == [True, True, True, True]
+    assert config["hsts"][0] >= 31536000 and config["hsts"][1:] == [True, True]
+    assert config["frames"] == ["DENY", ["'none'"]]
+    assert config["referrer"] == "same-origin" and config["nosniff"] is True
+    assert config["csp"]["default-src"] == ["'self'"]
+    assert not any("unsafe" in source for sources in config["csp"].values() for source in sources)
+    assert "csp.middleware.CSPMiddleware" in config["middleware"]
+    assert "pfmg.middleware.NoStoreForAuthenticatedMiddleware" in config["middleware"]

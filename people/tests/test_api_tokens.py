@@ -1,0 +1,114 @@
+"""API tokens: issued for a username and password, stored as a hash, refused once expired or revoked."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.sites import site
+from django.urls import reverse
+from django.utils import timezone
+
+from people.models import ApiToken
+from tests import factories as f
+
+pytestmark = pytest.mark.usefixtures("reference_data")
+
+URL = "/api/v1/auth/token/"
+CATALOGUE = "/api/v1/pre-indications/"
+
+
+def obtain(client, username, password=f.PASSWORD):
+    return client.post(URL, {"username": username, "password": password}, content_type="application/json")
+
+
+def auth(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Token {token}"}
+
+
+@pytest.fixture
+def user(db):
+    return f.prescriber()
+
+
+def test_a_token_is_issued_for_good_credentials_stored_hashed_and_opens_the_api(client, user, settings):
+    settings.API_TOKEN_TTL_HOURS = 12
+    response = obtain(client, user.username)
+    assert response.status_code == 201
+    body = response.json()
+    clear = body["token"]
+    stored = ApiToken.objects.get(user=user)
+    assert stored.key_hash == hashlib.sha256(clear.encode()).hexdigest()
+    assert clear not in {stored.key_hash, stored.prefix} and clear.startswith(stored.prefix)
+    expected = timezone.now() + timedelta(hours=12)
+    assert abs(stored.expires_at - expected) < timedelta(minutes=1)
+    assert body["expires_at"].startswith(timezone.localtime(stored.expires_at).isoformat()[:16])
+    assert stored.last_used_at is None
+
+    assert client.get(CATALOGUE, **auth(clear)).status_code == 200
+    stored.refresh_from_db()
+    assert stored.last_used_at is not None
+
+
+def test_bad_credentials_get_a_400_that_does_not_say_which_part_was_wrong(client, user):
+    wrong_password = obtain(client, user.username, "not-the-password")
+    unknown_user = obtain(client, "nobody-by-that-name", "not-the-password")
+    assert wrong_password.status_code == unknown_user.status_code == 400
+    assert wrong_password.json() == unknown_user.json()
+    assert wrong_password.json()["non_field_errors"] == ["Identifiant ou mot de passe incorrect."]
+    assert not ApiToken.objects.exists()
+
+
+def test_an_inactive_account_gets_no_token(client, user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert obtain(client, user.username).status_code == 400
+
+
+def test_an_expired_token_is_refused_with_401(client, user):
+    clear = obtain(client, user.username).json()["token"]
+    ApiToken.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.get(CATALOGUE, **auth(clear))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert "expiré" in response.json()["detail"]
+
+
+def test_delete_revokes_the_token_used_and_only_that_one(client, user):
+    first = obtain(client, user.username).json()["token"]
+    second = obtain(client, user.username).json()["token"]
+    assert client.delete(URL, **auth(first)).status_code == 204
+    refused = client.get(CATALOGUE, **auth(first))
+    assert refused.status_code == 401 and "révoqué" in refused.json()["detail"]
+    assert client.get(CATALOGUE, **auth(second)).status_code == 200
+    assert client.delete(URL, **auth(first)).status_code == 401
+
+
+def test_unknown_or_malformed_tokens_and_no_token_get_401(client, db):
+    assert client.get(CATALOGUE, **auth("made-up")).status_code == 401
+    assert client.get(CATALOGUE, HTTP_AUTHORIZATION="Token a b").status_code == 401
+    assert client.get(CATALOGUE).status_code == 401
+    assert client.delete(URL).status_code == 401
+
+
+def test_the_admin_lists_tokens_by_prefix_never_their_hash_and_revokes_them(client, user):
+    clear = obtain(client, user.username).json()["token"]
+    token = ApiToken.objects.get(user=user)
+    admin = f.UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    listing = client.get(reverse("admin:people_apitoken_changelist"))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert token.prefix in page and str(user) in page
+    assert token.key_hash not in page and clear not in page
+    detail = client.get(reverse("admin:people_apitoken_change", args=[token.pk])).content.decode()
+    assert token.key_hash not in detail
+    assert "revoke" in site._registry[ApiToken].get_actions(listing.wsgi_request)
+
+    response = client.post(
+        reverse("admin:people_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+        follow=True,
+    )
+    assert "1 jeton(s) révoqué(s)." in response.content.decode()
+    client.logout()
+    assert client.get(CATALOGUE, **auth(clear)).status_code == 401

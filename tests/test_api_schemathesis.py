@@ -1,0 +1,102 @@
+"""Schemathesis against the OpenAPI schema the portal serves, as authenticated demo users: every operation,
+a bounded number of generated requests each, no server error and no answer outside the schema."""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pfmg.demo import DEMO_PASSWORD, seed_demo
+
+pytestmark = pytest.mark.usefixtures("reference_data")
+
+# One role of each kind of API client: a prescriber, an RCP member, a laboratory, the national role (which
+# may export for research), the administrator.
+USERNAMES = ["prescriber", "coordinator", "lab_seqoia", "national", "admin"]
+# Examples per operation and user: 10 operations x 5 users x this keeps the run under a minute.
+MAX_EXAMPLES = 5
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def obtain_token(client, username: str) -> str:
+    response = client.post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": DEMO_PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["token"]
+
+
+def test_every_api_operation_answers_within_its_schema_for_every_role(client, db, settings_override):
+    seed_demo()
+    tokens = {username: obtain_token(client, username) for username in USERNAMES}
+    app = in_test_transaction(get_wsgi_application())
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json", app, headers={"Authorization": f"Token {tokens['prescriber']}"}
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} >= {
+        "/api/v1/auth/token/",
+        "/api/v1/pre-indications/",
+        "/api/v1/hpo-terms/{id}/",
+        "/api/v1/research-export/",
+    }
+    failures: list[str] = []
+    for username, token in tokens.items():
+        for operation in operations:
+            try:
+                fuzz(operation, client, username, token)
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failure of every role is reported together
+                failures.append(f"[{username}] {operation.label}: {exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+def fuzz(operation, client, username: str, token: str) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case):
+        # Revoking spends the token: each DELETE gets a fresh one.
+        used = obtain_token(client, username) if case.method == "DELETE" else token
+        case.call_and_validate(headers={"Authorization": f"Token {used}"}, checks=CHECKS)
+
+    check()
+
+
+@pytest.fixture
+def settings_override(settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost", "testserver"]
+    return settings
+
+
+def in_test_transaction(application):
+    """The real WSGI application, without the start and end of request closing the test's database
+    connection (and its transaction): what Django's test client does around each request."""
+
+    def wrapped(environ, start_response):
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            response = application(environ, start_response)
+            body = list(response)
+            response.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        return body
+
+    return wrapped
