@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs bench-pdfs-worker graph messages lock clean
+.PHONY: pip-audit run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs bench-pdfs-worker graph messages lock clean
 
 $(STAMP): requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: install
 # tests that need them skip with their reason elsewhere, and fail instead when REQUIRE_SERVICES=1.
 test: install
 	SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" $(PY) -m pytest
+
+# Known vulnerabilities in requirements/dev.lock (.ci/pip-audit-ignore.txt lists accepted ones, each with its reason).
+pip-audit: install
+	$(PY) .ci/pip_audit.py
 
 lint: install
 	$(VENV)/bin/ruff check .
