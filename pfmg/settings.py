@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "consent",
     "labs",
     "notifications",
+    "audit",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
 ]
 
@@ -68,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -253,3 +255,12 @@ LOGGING = {
     # WeasyPrint narrates every render at INFO.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
+
+# Audit trail (audit/): every access to patient data, append-only and hash-chained. Entries older than
+# AUDIT_RETENTION_DAYS are purged daily; the law asks at least six months.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)
+if AUDIT_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 183 (six months).")
+# Reverse proxies in front of the portal: the client address is taken from X-Forwarded-For that many hops back.
+AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+CELERY_BEAT_SCHEDULE["purge-audit"] = {"task": "audit.tasks.purge_audit", "schedule": 24 * 3600}
