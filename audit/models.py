@@ -89,6 +89,9 @@ class ChainHead(models.Model):
     class Meta:
         verbose_name = _("tête de chaîne")
 
+    def __str__(self) -> str:
+        return f"#{self.seq}"
+
 
 class Checkpoint(models.Model):
     """Left by each retention purge: the last purged entry, from which the remaining chain is verified.
@@ -104,3 +107,6 @@ class Checkpoint(models.Model):
     class Meta:
         ordering = ["-last_seq"]
         verbose_name = _("point de reprise de la chaîne")
+
+    def __str__(self) -> str:
+        return f"#{self.last_seq}"

@@ -117,18 +117,19 @@ def record(
     return entry
 
 
-def record_from_signal(sender, *, source, action, name, dossier_ids, detail, **kwargs):
+def record_from_signal(sender, *, source, action, name, dossier_ids, detail, patient_ids=None, **kwargs):
     """Receiver of ``pfmg.trail.patient_data_accessed`` (commands and tasks of the apps holding patient data)."""
     from prescriptions.models import DossierPerson
 
     references: set[str] = set()
-    patients: set[int] = set()
+    patients: set[int] = set(patient_ids or ())
     if dossier_ids:
         for reference, patient_id in DossierPerson.objects.filter(dossier_id__in=dossier_ids).values_list(
             "dossier__reference", "patient_id"
         ):
             references.add(reference)
-            patients.add(patient_id)
+            if patient_ids is None:
+                patients.add(patient_id)
     detail = dict(detail)
     if len(references) > 1:
         detail["dossiers"] = sorted(references)

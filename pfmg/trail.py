@@ -6,18 +6,21 @@ which ``audit`` receives and records. Requests need nothing of this: the audit m
 from django.dispatch import Signal
 
 # Sent with keyword arguments: source ("command" or "task"), action ("export", "delete", ...), name (the
-# command or task), dossier_ids (iterable of Dossier ids, may be empty), detail (a JSON-serialisable dict that
-# holds no patient identity).
+# command or task), dossier_ids (Dossier ids, may be empty), patient_ids (Patient ids; by default every person
+# of those dossiers), detail (a JSON-serialisable dict that holds no patient identity).
 patient_data_accessed = Signal()
 
 
-def touched(*, source: str, action: str, name: str, dossier_ids=(), detail: dict | None = None) -> None:
+def touched(
+    *, source: str, action: str, name: str, dossier_ids=(), patient_ids=None, detail: dict | None = None
+) -> None:
     results = patient_data_accessed.send(
         sender=None,
         source=source,
         action=action,
         name=name,
-        dossier_ids=list(dossier_ids),
+        dossier_ids=sorted(set(dossier_ids)),
+        patient_ids=None if patient_ids is None else sorted(set(patient_ids)),
         detail=detail or {},
     )
     if not results:
