@@ -67,7 +67,7 @@ SQLITE_TRIGGERS = {
 def install(schema_editor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_INSTALL)
+        schema_editor.execute(POSTGRES_INSTALL, None)
         for table in GUARDED_TABLES:
             schema_editor.execute(POSTGRES_TRIGGER.format(table=table))
     elif vendor == "sqlite":
