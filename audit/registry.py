@@ -202,7 +202,7 @@ NOT_PATIENT_DATA: set[str] = {
 
 # Patterns without a name, by their route: the admin's redirect of <object_id>/ to its change page (recorded
 # there) and the admin's final catch-all (a redirect to log in, or a 404).
-UNNAMED_ALLOWED = ("admin/<path:object_id>/", "admin/(?P<url>.*)$")
+UNNAMED_ALLOWED = ("/<path:object_id>/", "admin/(?P<url>.*)$")
 
 
 # --- The admin rule: admin:<app>_<model>_<view> --------------------------------------------------------------
