@@ -123,29 +123,29 @@ def _pre_save(sender, instance, raw=False, **kwargs):
     if raw or not _watched(sender) or instance._state.adding or instance.pk is None:
         return
     names = [f.attname for f in sender._meta.concrete_fields]
-    before = sender._base_manager.filter(pk=instance.pk).values(*names).first()
-    instance._audit_before = snapshot(sender, before) if before else None
+    instance._audit_before = sender._base_manager.filter(pk=instance.pk).values(*names).first()
 
 
 def _post_save(sender, instance, created, raw=False, **kwargs):
     ctx = _watched(sender)
     if raw or ctx is None:
         return
-    after = snapshot(sender, _instance_values(instance))
+    values = _instance_values(instance)
     if created:
-        _record(ctx, instance, Action.ADMIN_ADD, {"after": after})
+        _record(ctx, instance, Action.ADMIN_ADD, {"after": snapshot(sender, values)})
         return
-    before = getattr(instance, "_audit_before", None) or {}
-    instance.__dict__.pop("_audit_before", None)
-    changed = sorted(name for name in after if before.get(name) != after[name])
+    raw_before = instance.__dict__.pop("_audit_before", None) or {}
+    # Compared before masking: a masked identity field that changed must still show as changed.
+    changed = {
+        attname
+        for attname, value in values.items()
+        if raw_before.get(attname) != value and str(raw_before.get(attname)) != str(value)
+    }
     if not changed:
         return
-    _record(
-        ctx,
-        instance,
-        Action.ADMIN_EDIT,
-        {"before": {n: before.get(n) for n in changed}, "after": {n: after[n] for n in changed}},
-    )
+    before = snapshot(sender, {k: v for k, v in raw_before.items() if k in changed})
+    after = snapshot(sender, {k: v for k, v in values.items() if k in changed})
+    _record(ctx, instance, Action.ADMIN_EDIT, {"before": before, "after": after})
 
 
 def _pre_delete(sender, instance, **kwargs):

@@ -165,7 +165,9 @@ ROUTES: dict[str, Route] = {
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(
-        via("people.User", "", "id"), read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE
+        lambda kwargs: target_for_model(apps.get_model("people.User"), kwargs.get("id")),
+        read=Action.ADMIN_VIEW,
+        write=Action.ADMIN_CHANGE,
     ),
 }
 
@@ -270,10 +272,12 @@ def target_for_model(model, object_id) -> Target:
 def admin_route(url_name: str) -> Route | None:
     for prefix, model in _admin_models().items():
         if url_name.startswith(prefix):
-            view = url_name[len(prefix) :]
-            write = Action.ADMIN_DELETE if view == "delete" else Action.ADMIN_CHANGE
+            # A POST to any admin view is an ADMIN_CHANGE request; what it changed is recorded by
+            # audit.admin_trail (ADMIN_ADD, ADMIN_EDIT, ADMIN_M2M, ADMIN_DELETE with before/after).
             return Route(
-                lambda kwargs, m=model: target_for_model(m, kwargs.get("object_id")), Action.ADMIN_VIEW, write
+                lambda kwargs, m=model: target_for_model(m, kwargs.get("object_id")),
+                Action.ADMIN_VIEW,
+                Action.ADMIN_CHANGE,
             )
     return None
 
