@@ -44,6 +44,7 @@ def test_the_demo_has_one_account_per_role_and_dossiers_in_every_status(demo):
             "biologist_seqoia",
             "national",
             "admin",
+            "auditor",
         }
     )
     assert set(Dossier.objects.values_list("status", flat=True)) == set(Dossier.Status.values)
