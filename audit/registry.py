@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 from django.apps import apps
 
@@ -269,13 +269,17 @@ def target_for_model(model, object_id) -> Target:
     return target
 
 
+def _admin_target(model, kwargs) -> Target:
+    return target_for_model(model, kwargs.get("object_id"))
+
+
 def admin_route(url_name: str) -> Route | None:
     for prefix, model in _admin_models().items():
         if url_name.startswith(prefix):
             # A POST to any admin view is an ADMIN_CHANGE request; what it changed is recorded by
             # audit.admin_trail (ADMIN_ADD, ADMIN_EDIT, ADMIN_M2M, ADMIN_DELETE with before/after).
             return Route(
-                lambda kwargs, m=model: target_for_model(m, kwargs.get("object_id")),
+                partial(_admin_target, model),
                 Action.ADMIN_VIEW,
                 Action.ADMIN_CHANGE,
             )

@@ -62,3 +62,17 @@ def test_every_patient_model_in_the_admin_resolves_to_its_dossier(db):
     assert (
         registry.dossier_path(Patient) is None
     )  # resolved by its own rule: a patient is in several dossiers
+
+
+def test_no_app_imports_the_audit_trail():
+    """Dependencies point one way: audit knows the apps, the apps tell it through pfmg.trail."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for app in ("people", "ontology", "prescriptions", "rcp", "consent", "labs", "notifications", "pfmg")
+        for path in (root / app).rglob("*.py")
+        if "from audit" in path.read_text() or "import audit" in path.read_text()
+    ]
+    assert not offenders
