@@ -10,6 +10,7 @@ class AuditConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from pfmg import trail
+        from pfmg.nav import register_nav
 
         from . import admin_trail, guard, services
 
@@ -17,3 +18,9 @@ class AuditConfig(AppConfig):
         connection_created.connect(guard.register_sqlite_function, dispatch_uid="audit_sqlite_guard")
         admin_trail.connect()
         trail.patient_data_accessed.connect(services.record_from_signal, dispatch_uid="audit_trail")
+        register_nav(
+            url_name="admin:audit_auditentry_changelist",
+            label=_("Traçabilité"),
+            visible=lambda user: user.is_staff and user.has_perm("audit.view_auditentry"),
+            order=90,
+        )

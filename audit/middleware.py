@@ -7,11 +7,14 @@ before and after values (audit.admin_trail)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.urls import Resolver404, resolve
 
 from . import admin_trail, services
 from .models import Action, Source
-from .registry import route_for
+from .registry import listing, route_for
 
 DENIED_STATUSES = {401, 403, 404, 405}
 
@@ -59,6 +62,9 @@ class AuditMiddleware:
         else:
             action = route.write
         target = getattr(request, "audit_target", None) or route.resolve(match.kwargs)
+        if not target.references and request.method == "POST" and response.status_code in (301, 302, 303):
+            # A page that creates (a new prescription) names its object only in where it sends the user next.
+            target = _redirect_target(response) or target
         references = sorted(target.references)
         detail = {"dossiers": references} if len(references) > 1 else {}
         services.record(
@@ -81,6 +87,17 @@ class AuditMiddleware:
             patient_ids=target.patient_ids,
             detail=detail,
         )
+
+
+def _redirect_target(response):
+    try:
+        match = resolve(urlsplit(response["Location"]).path)
+    except (KeyError, Resolver404):
+        return None
+    route = route_for(match.view_name if match.url_name else None)
+    if route is None or route.resolve is listing:
+        return None
+    return route.resolve(match.kwargs)
 
 
 def _is_api(match) -> bool:

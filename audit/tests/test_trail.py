@@ -120,3 +120,28 @@ def test_an_api_export_is_recorded_or_refused(client, cast, role):
     entry = AuditEntry.objects.get(actor=user)
     assert entry.source == Source.API and entry.status_code == response.status_code
     assert entry.action == (Action.DENIED if response.status_code == 403 else Action.EXPORT)
+
+
+def test_a_new_prescription_is_recorded_with_the_dossier_it_created(client, cast):
+    from prescriptions.models import PreIndication
+
+    version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
+    data = {"version": version.pk, "prescriber": cast.prescriber.pk}
+    data |= {f"c-crit_{i}": "yes" for i, _ in enumerate(version.criteria)}
+    client.force_login(cast.prescriber)
+    assert client.post(reverse("prescribe_start"), data).status_code == 302
+    created = Dossier.objects.get(prescriber=cast.prescriber)
+    entry = AuditEntry.objects.get(url_name="prescribe_start", method="POST")
+    assert (entry.action, entry.dossier_reference) == (Action.WRITE, created.reference)
+
+
+def test_the_auditor_finds_the_trail_in_the_header(client, db):
+    from people.models import Role
+    from people.services import grant_role
+
+    auditor = f.UserFactory(username="dpo", is_staff=True)
+    grant_role(user=auditor, role=Role.AUDITOR)
+    client.force_login(auditor)
+    assert reverse("admin:audit_auditentry_changelist") in client.get("/").content.decode()
+    client.force_login(f.prescriber())
+    assert reverse("admin:audit_auditentry_changelist") not in client.get("/").content.decode()
