@@ -190,14 +190,16 @@ def verify() -> Verification:
         expected_seq += 1
         checked += 1
     head = ChainHead.objects.filter(pk=1).values("seq", "hash").first()
-    if head and head["seq"] != expected_seq - 1:
+    if head is None:
+        return Verification(False, checked, "The chain head is missing: appends are impossible.", None)
+    if head["seq"] != expected_seq - 1:
         return Verification(
             False,
             checked,
             f"Entry #{expected_seq} is missing: the chain ends at #{expected_seq - 1}, its head says #{head['seq']}.",
             expected_seq,
         )
-    if head and head["seq"] and head["hash"] != expected_prev:
+    if head["seq"] and head["hash"] != expected_prev:
         return Verification(False, checked, "The last entry does not match the chain head.", head["seq"])
     start = f"checkpoint #{anchor.last_seq}" if anchor else "the start"
     return Verification(True, checked, f"{checked} entries verified from {start}.")
