@@ -67,6 +67,10 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A consent exists only on a dossier past validation: it changes only through the consent services.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from pfmg import trail
 from prescriptions.models import DossierPerson
 
 from . import pdf, services
@@ -26,4 +27,13 @@ def render_consent_form(self, person_id: int) -> str | None:
 @shared_task(acks_late=True)
 def purge_withdrawn_data() -> int:
     """Daily (beat): delete the files of withdrawn dossiers whose retention period has passed."""
-    return len(services.purge_due())
+    done = services.purge_due()
+    if done:
+        trail.touched(
+            source="task",
+            action="delete",
+            name="purge_withdrawn_data",
+            dossier_ids=[d.dossier_id for d in done],
+            detail={"files_deleted": sum(d.files_deleted for d in done)},
+        )
+    return len(done)

@@ -161,6 +161,8 @@ def seed_people() -> dict[str, User]:
         "biologist_seqoia": _user("biologist_seqoia", "Louis", "Fontaine", []),
         "national": _user("national", "Anne", "Mercier", [Role.NATIONAL_COORDINATION]),
         "admin": _user("admin", "Alex", "Admin", [Role.ADMINISTRATOR], is_staff=True, is_superuser=True),
+        # The data protection officer: the audit trail in the admin, nothing else.
+        "auditor": _user("auditor", "Camille", "Durand", [Role.AUDITOR], is_staff=True),
     }
     assignment, _ = AssistantAssignment.objects.get_or_create(assistant=users["assistant"])
     assignment.sites.add(paris)

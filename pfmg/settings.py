@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "consent",
     "labs",
     "notifications",
+    "audit",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
     "csp",
 ]
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pfmg.middleware.DatabaseBusyMiddleware",
@@ -360,3 +362,11 @@ RESEARCH_PSEUDONYM_KEY = (
     env.str("RESEARCH_PSEUDONYM_KEY", default="")
     or hashlib.sha256(f"research-pseudonym:{SECRET_KEY}".encode()).hexdigest()
 )
+# Audit trail (audit/): every access to patient data, append-only and hash-chained. Entries older than
+# AUDIT_RETENTION_DAYS are purged daily; the law asks at least six months.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)
+if AUDIT_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 183 (six months).")
+# Reverse proxies in front of the portal: the client address is taken from X-Forwarded-For that many hops back.
+AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+CELERY_BEAT_SCHEDULE["purge-audit"] = {"task": "audit.tasks.purge_audit", "schedule": 24 * 3600}

@@ -24,6 +24,24 @@ from .models import (
 from .services import TransitionRefused, actions_for, transition_dossier
 
 
+def _submitted(dossier) -> bool:
+    return dossier is not None and dossier.status != Dossier.Status.DRAFT
+
+
+class ClinicalContentAdmin(admin.ModelAdmin):
+    """A dossier's clinical content is read-only here once the dossier has left draft: it changes only through
+    the services, which record the change on the timeline with its author and reason."""
+
+    def dossier_of(self, obj):
+        return obj.dossier if obj is not None else None
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _submitted(self.dossier_of(obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _submitted(self.dossier_of(obj))
+
+
 class PreIndicationVersionInline(admin.TabularInline):
     model = PreIndicationVersion
     fk_name = "pre_indication"
@@ -157,6 +175,18 @@ class PreIndicationDocumentAdmin(admin.ModelAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
+    """An identity linked to a dossier that has left draft is read-only (identity corrections go through the
+    portal, which records them)."""
+
+    def _locked(self, obj) -> bool:
+        return obj is not None and obj.dossier_roles.exclude(dossier__status=Dossier.Status.DRAFT).exists()
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not self._locked(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not self._locked(obj)
+
     list_display = (
         "birth_name",
         "used_name",
@@ -228,7 +258,7 @@ class TransitionForm(forms.Form):
 
 
 @admin.register(Dossier)
-class DossierAdmin(admin.ModelAdmin):
+class DossierAdmin(ClinicalContentAdmin):
     change_form_template = "admin/prescriptions/dossier/change_form.html"
     list_display = (
         "reference",
@@ -268,6 +298,9 @@ class DossierAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # A dossier is created by its prescriber (or their assistant) in the portal, never from the admin.
         return False
+
+    def dossier_of(self, obj):
+        return obj
 
     def has_delete_permission(self, request, obj=None):
         # Health data with an audit trail: cancel or withdraw, never delete.
@@ -340,7 +373,7 @@ class DossierEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(DossierPerson)
-class DossierPersonAdmin(admin.ModelAdmin):
+class DossierPersonAdmin(ClinicalContentAdmin):
     list_display = ("dossier", "relationship", "patient", "affected", "to_be_sequenced")
     list_filter = ("relationship", "affected", "to_be_sequenced")
     search_fields = ("dossier__reference", "patient__birth_name", "patient__used_name")
@@ -366,7 +399,7 @@ class ReferenceCounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(DossierDocument)
-class DossierDocumentAdmin(admin.ModelAdmin):
+class DossierDocumentAdmin(ClinicalContentAdmin):
     """Listed for the audit; the files are downloaded from the dossier page, where access is checked."""
 
     list_display = ("label", "dossier", "content_type", "size", "uploaded_by", "uploaded_at")
@@ -394,7 +427,7 @@ class DossierDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(DossierPhenotype)
-class DossierPhenotypeAdmin(admin.ModelAdmin):
+class DossierPhenotypeAdmin(ClinicalContentAdmin):
     list_display = ("dossier", "term", "present")
     list_filter = ("present",)
     search_fields = ("dossier__reference", "term__name", "term__id")
@@ -406,7 +439,7 @@ class DossierPhenotypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriorTest)
-class PriorTestAdmin(admin.ModelAdmin):
+class PriorTestAdmin(ClinicalContentAdmin):
     list_display = ("dossier", "kind", "performed_on", "result")
     list_filter = ("kind", "result")
     search_fields = ("dossier__reference",)

@@ -3,6 +3,8 @@ import json
 from django.core.management.base import BaseCommand
 
 from consent.apis import export_rows
+from consent.selectors import research_cohort
+from pfmg import trail
 
 
 class Command(BaseCommand):
@@ -16,6 +18,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         rows = export_rows()
+        exported = list(research_cohort().values_list("dossier_id", "patient_id"))
+        trail.touched(
+            source="command",
+            action="export",
+            name="export_research",
+            dossier_ids=[d for d, _ in exported],
+            patient_ids=[p for _, p in exported],
+            detail={"records": len(rows), "output": "file" if options["output"] else "stdout"},
+        )
         lines = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8") as handle:

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from consent import selectors, services
+from pfmg import trail
 
 
 class Command(BaseCommand):
@@ -16,6 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         due = list(selectors.deletions_due())
+        trail.touched(
+            source="command",
+            action="read" if not options["purge"] else "delete",
+            name="purge_withdrawn_data",
+            dossier_ids=[d.dossier_id for d in due],
+            detail={"purge": bool(options["purge"]), "due": len(due)},
+        )
         for deletion in due:
             self.stdout.write(f"{deletion.dossier.reference}\tdue {deletion.due_on:%Y-%m-%d}")
         if not options["purge"]:

@@ -16,6 +16,7 @@ ACCOUNTS = [
     ("biologist_seqoia", "biologiste habilité SeqOIA"),
     ("national", "coordination nationale (agrégats seulement)"),
     ("admin", "administrateur (/admin/)"),
+    ("auditor", "délégué·e à la protection des données : la traçabilité dans /admin/, rien d'autre"),
 ]
 
 
