@@ -76,7 +76,9 @@ def test_the_limit_is_a_setting_and_the_lock_does_not_confirm_that_the_account_e
         pages[username] = response.content.decode()
         assert response.status_code == 429
     # Same words for a real account and a made-up one: the page confirms nothing.
-    messages = {re.search(r'role="alert" id="login-error"><p>(.*?)</p>', page).group(1) for page in pages.values()}
+    messages = {
+        re.search(r'role="alert" id="login-error"><p>(.*?)</p>', page).group(1) for page in pages.values()
+    }
     assert len(messages) == 1 and LOCKED in messages.pop()
     assert post_login(client, user.username).status_code == 429
 
@@ -255,7 +257,9 @@ def test_a_password_change_ends_every_other_session_and_keeps_this_one(db):
     elsewhere.force_login(user)
     assert logged_in(here) and logged_in(elsewhere)
     url = reverse("password_change")
-    weak = here.post(url, {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"})
+    weak = here.post(
+        url, {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"}
+    )
     assert weak.status_code == 200 and "trop court" in weak.content.decode()
     new = "un-nouveau-mot-de-passe-2026"
     done = here.post(url, {"old_password": PASSWORD, "new_password1": new, "new_password2": new}, follow=True)
