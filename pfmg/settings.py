@@ -280,3 +280,5 @@ OTP_TOTP_ISSUER = "Portail PFMG"
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
 SIGNING_REAUTH_SECONDS = env.int("SIGNING_REAUTH_SECONDS", default=300)
+# axes narrates every attempt at INFO; failures and lockouts (WARNING) are what a security officer reads.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
