@@ -6,9 +6,8 @@ import re
 import pytest
 
 from labs.models import Report
-from pfmg.demo import DEMO_PASSWORD
 from prescriptions.models import Dossier
-from tests.test_browser_journeys import demo_code, log_in, log_out
+from tests.test_browser_journeys import log_in, log_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -43,13 +42,7 @@ def test_seqoia_receives_sequences_signs_and_the_prescriber_downloads(browser_pa
     page.get_by_label(re.compile("^Négatif")).check()
     page.get_by_role("button", name="Rédiger le compte rendu").click()
     page.get_by_text("attend la signature").wait_for()
-    page.get_by_role("button", name="Signer le compte rendu").click()
-    # Signing asks to confirm who signs: password and a code again, then back to the report.
-    page.get_by_role("heading", name="Confirmer votre identité").wait_for()
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
-    page.get_by_label("Code à usage unique").fill(demo_code("biologist_seqoia"))
-    page.get_by_role("button", name="Confirmer").click()
-    page.get_by_text("Identité confirmée.").wait_for()
+    # The login with password and code a moment ago is the fresh strong authentication that signing needs.
     page.get_by_role("button", name="Signer le compte rendu").click()
     page.get_by_text("Compte rendu signé.").wait_for()
     assert "Fichier conforme à l'empreinte" in page.content()
