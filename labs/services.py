@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -20,7 +23,7 @@ from pfmg.renders import queue_render
 from prescriptions.drafting import sniff_content_type
 from prescriptions.models import Category, Dossier, DossierEvent, DossierPerson, SampleType
 from prescriptions.rules import REFUSAL_MESSAGES
-from prescriptions.services import save_dossier, transition_dossier
+from prescriptions.services import TransitionNotPermitted, save_dossier, transition_dossier
 
 from . import rules
 from .models import AnalysisAssignment, Report, ReportDownload, Sample, SequencingRun, Shipment
@@ -561,30 +564,61 @@ def _record_signature(report: Report, signer: User, at: datetime) -> Report:
     return report
 
 
+# True only while ``sign_report`` (which checked the strong-authentication proof) fires the transition: a
+# ``sign_report`` fired any other way (the generic transition page, the admin) has no proof and is refused.
+_signing_with_proof: ContextVar[bool] = ContextVar("signing_with_proof", default=False)
+
+
 def sign_on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) -> None:
     """``sign_report`` signs the report awaiting signature, as the biologist who fired it, at that moment."""
     if event.transition != "sign_report":
         return
+    if not _signing_with_proof.get():
+        raise TransitionNotPermitted(
+            _("Un compte rendu se signe depuis sa page, après confirmation de votre identité.")
+        )
     draft = Report.objects.filter(dossier=dossier, signed_at__isnull=True).order_by("-version").first()
     if draft is not None:
         _record_signature(draft, event.actor, event.at)
 
 
+def _refuse_without_strong_auth(strong_auth_at: datetime | None, now: datetime) -> None:
+    limit = dt.timedelta(seconds=settings.SIGNING_REAUTH_SECONDS)
+    if strong_auth_at is None or abs(now - strong_auth_at) > limit:
+        raise LabActionRefused(
+            _(
+                "Signer un compte rendu demande de confirmer votre identité (mot de passe et code à usage "
+                "unique, ou Pro Santé Connect) dans les %(minutes)d dernières minutes."
+            )
+            % {"minutes": math.ceil(limit.total_seconds() / 60)}
+        )
+
+
 @transaction.atomic
-def sign_report(*, report: Report, actor: User, at: datetime | None = None) -> Report:
+def sign_report(
+    *, report: Report, actor: User, strong_auth_at: datetime | None, at: datetime | None = None
+) -> Report:
     """A biologist of the dossier's laboratory signs: the first report through the ``sign_report``
-    transition; an amended report directly, noted on the timeline and told to the prescriber."""
+    transition; an amended report directly, noted on the timeline and told to the prescriber.
+
+    ``strong_auth_at`` is when the signer last proved their identity with two factors (the session's
+    ``people.auth.strong_auth_at``): it must be within SIGNING_REAUTH_SECONDS of the signature."""
     from notifications.services import notify
 
     dossier = report.dossier
     _refuse_unless(rules.may_sign_report, actor, dossier, "sign_report")
     if report.is_signed:
         raise LabActionRefused(_("Ce compte rendu est déjà signé."))
-    report = ensure_report_file(report)
     now = at or timezone.now()
+    _refuse_without_strong_auth(strong_auth_at, now)
+    report = ensure_report_file(report)
     if report.amends_id is None:
         _refuse_unless_status(dossier, [S.ANALYSIS], _("Signature du compte rendu"))
-        transition_dossier(dossier=dossier, name="sign_report", actor=actor, at=now)
+        token = _signing_with_proof.set(True)
+        try:
+            transition_dossier(dossier=dossier, name="sign_report", actor=actor, at=now)
+        finally:
+            _signing_with_proof.reset(token)
         report.refresh_from_db()
         return report
     _refuse_unless_status(dossier, AMENDABLE_STATES, _("Signature de la rectification"))

@@ -1,15 +1,20 @@
 """The laboratory workspace (queue, reception, pipeline, signing) and the prescriber's samples and report pages.
 Thin: each page reads through ``selectors`` and writes through ``services``."""
 
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from people import auth
 from prescriptions.models import Dossier
 from prescriptions.selectors import dossier_detail
 from prescriptions.services import TransitionRefused
@@ -305,7 +310,26 @@ def report(request, pk: int):
                 draft = next((r for r in reports if not r.is_signed), None)
                 if draft is None:
                     raise services.LabActionRefused(_("Aucun compte rendu à signer."))
-                services.sign_report(report=draft, actor=request.user)
+                back = reverse("labs_report", args=[dossier.pk])
+                if (
+                    request.session.get(auth.AUTH_METHOD) != "psc"
+                    and auth.confirmed_device(request.user) is None
+                ):
+                    messages.error(
+                        request,
+                        _("Pour signer, activez d'abord la double authentification (code à usage unique)."),
+                    )
+                    return redirect(f"{reverse('account_totp')}?{urlencode({'next': back})}")
+                age = auth.strong_auth_age(request)
+                if age is None or age.total_seconds() > settings.SIGNING_REAUTH_SECONDS:
+                    messages.info(
+                        request,
+                        _("Confirmez votre identité pour signer, puis signez à nouveau le compte rendu."),
+                    )
+                    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
+                services.sign_report(
+                    report=draft, actor=request.user, strong_auth_at=auth.strong_auth_at(request)
+                )
                 messages.success(request, _("Compte rendu signé."))
                 return redirect("labs_report", pk=dossier.pk)
             if action == "upload" and upload_form.is_valid():

@@ -8,9 +8,13 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import demo as consent_demo
 from labs import demo as labs_demo
+from labs import services as labs_services
+from labs.models import Report
 from labs.services import route_dossier
 from people import services as people_services
 from people.models import (
@@ -34,6 +38,19 @@ from rcp import demo as rcp_demo
 APP_DEMOS = (rcp_demo, consent_demo, labs_demo)
 
 DEMO_PASSWORD = "pfmg-demo-2026"  # noqa: S105 - documented demo password, only seeded in DEMO_MODE
+# The demo accounts whose function requires a second factor share this documented TOTP key (RFC 6238's test
+# key, base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ); `manage.py demo_totp USERNAME` prints the current code.
+DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
+DEMO_TOTP_USERS = ("coordinator", "biologist_auragen", "biologist_seqoia", "admin", "auditor")
+
+
+def demo_totp_code(at: float | None = None) -> str:
+    """The demo key's code at ``at`` (epoch seconds; now by default)."""
+    totp = TOTP(bytes.fromhex(DEMO_TOTP_KEY))
+    if at is not None:
+        totp.time = at
+    return f"{totp.token():06d}"
+
 
 S = Dossier.Status
 _TO_VALIDATED = ["submit", "validate"]
@@ -164,6 +181,11 @@ def seed_people() -> dict[str, User]:
         # The data protection officer: the audit trail in the admin, nothing else.
         "auditor": _user("auditor", "Camille", "Durand", [Role.AUDITOR], is_staff=True),
     }
+    for username in DEMO_TOTP_USERS:
+        if username in users:
+            TOTPDevice.objects.get_or_create(
+                user=users[username], name="démo", defaults={"key": DEMO_TOTP_KEY, "confirmed": True}
+            )
     assignment, _ = AssistantAssignment.objects.get_or_create(assistant=users["assistant"])
     assignment.sites.add(paris)
     assignment.departments.add(*Department.objects.filter(region__code="11"))
@@ -277,6 +299,14 @@ def walk(dossier: Dossier, path: list[str], cast: Cast, start: dt.datetime, step
             app_demo.prepare(name, dossier, cast, at - step / 4)
         if name == "submit":
             drafting.attest_and_submit(dossier=dossier, prescriber=cast.prescriber, rcp=dossier.rcp, at=at)
+            continue
+        if name == "sign_report":
+            # Signing needs a strong authentication: in the demo, the biologist's happens at that moment.
+            draft = (
+                Report.objects.filter(dossier=dossier, signed_at__isnull=True).order_by("-version").first()
+            )
+            labs_services.sign_report(report=draft, actor=cast.biologist, strong_auth_at=at, at=at)
+            dossier.refresh_from_db()
             continue
         transition_dossier(
             dossier=dossier, name=name, actor=cast.actor_for(name), reason=REASONS.get(name, ""), at=at

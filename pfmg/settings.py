@@ -370,3 +370,31 @@ if AUDIT_RETENTION_DAYS < 183:
 # Reverse proxies in front of the portal: the client address is taken from X-Forwarded-For that many hops back.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 CELERY_BEAT_SCHEDULE["purge-audit"] = {"task": "audit.tasks.purge_audit", "schedule": 24 * 3600}
+# Local accounts as French health services require (README "Authentication"): lockout after repeated failures
+# (django-axes, by username so that the right password is refused too), a TOTP second factor (django-otp),
+# inactivity and absolute session expiry, and a fresh strong authentication before signing a report.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+# The lockout backend must come first: it refuses a locked username before any password is checked.
+AUTHENTICATION_BACKENDS = ["people.auth.LockoutBackend", *AUTHENTICATION_BACKENDS]
+# After authentication and messages; axes' middleware last, as it turns a lockout into the lockout page.
+MIDDLEWARE += [
+    "people.middleware.SessionLifetimeMiddleware",
+    "people.middleware.SecondFactorEnrolmentMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_FAILURE_LIMIT = "people.auth.failure_limit"  # reads LOGIN_FAILURE_LIMIT at each attempt
+AXES_COOLOFF_TIME = "people.auth.lockout_cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 wants the IP too; a lock by IP would lock a whole hospital behind one proxy after ten typos, and the
+# username lock already holds whatever user agent or cookie an attacker rotates.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True  # "in a row": a successful login clears the count
+AXES_LOCKOUT_CALLABLE = "people.views_account.locked_out"
+OTP_TOTP_ISSUER = "Portail PFMG"
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SIGNING_REAUTH_SECONDS = env.int("SIGNING_REAUTH_SECONDS", default=300)
+# axes narrates every attempt at INFO; failures and lockouts (WARNING) are what a security officer reads.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}

@@ -1,6 +1,5 @@
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -9,9 +8,13 @@ from rest_framework.routers import DefaultRouter
 from consent.apis import ResearchExportViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
+from people.auth import admin_login
 from prescriptions.apis import PreIndicationViewSet
 
 from .views import healthz
+
+# The admin has no login form of its own: the portal's (lockout, second factor) is the only way in.
+admin.site.login = admin_login  # type: ignore[method-assign]
 
 router = DefaultRouter()
 router.register("pre-indications", PreIndicationViewSet, basename="pre-indication")
@@ -21,8 +24,7 @@ router.register("research-export", ResearchExportViewSet, basename="research-exp
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("people.urls")),
     path("oidc/", include("people.psc_urls")),  # Pro Santé Connect
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),

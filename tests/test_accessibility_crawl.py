@@ -29,6 +29,7 @@ from django.urls import Resolver404, resolve
 from pfmg.demo import DEMO_PASSWORD
 from pfmg.management.commands.seed_demo import ACCOUNTS
 from prescriptions.models import Dossier
+from tests.test_browser_journeys import give_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -140,7 +141,8 @@ def log_in(page, base: str, username: str) -> None:
     page.get_by_label("Identifiant").fill(username)
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(lambda u: "/accounts/login/" not in u)
+    give_second_factor(page, username)
+    page.wait_for_url(lambda u: "/accounts/login/" not in u and "/accounts/verification/" not in u)
 
 
 def crawl_role(browser, axe, base: str, username: str) -> RoleCrawl:

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from people.models import Role, User
-from pfmg.demo import DEMO_PASSWORD, PATHS, complete_draft, seed_demo
+from pfmg.demo import DEMO_PASSWORD, DEMO_TOTP_USERS, PATHS, complete_draft, demo_totp_code, seed_demo
 from pfmg.management.commands.seed_demo import ACCOUNTS
 from prescriptions.drafting import add_document
 from prescriptions.models import Dossier, DossierEvent
@@ -80,6 +80,10 @@ def test_seed_demo_refuses_outside_demo_mode(db, settings):
 def test_each_demo_user_logs_in_through_the_form_and_reaches_home(client, demo, username):
     response = client.post(reverse("login"), {"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 302
+    if username in DEMO_TOTP_USERS:  # their function requires the second factor: the demo key's code
+        assert response["Location"] == reverse("login_code")
+        response = client.post(reverse("login_code"), {"code": demo_totp_code()})
+        assert response.status_code == 302
     home = client.get("/")
     assert home.status_code == 200
     assert "Se déconnecter" in home.content.decode()

@@ -42,6 +42,7 @@ def test_seqoia_receives_sequences_signs_and_the_prescriber_downloads(browser_pa
     page.get_by_label(re.compile("^Négatif")).check()
     page.get_by_role("button", name="Rédiger le compte rendu").click()
     page.get_by_text("attend la signature").wait_for()
+    # The login with password and code a moment ago is the fresh strong authentication that signing needs.
     page.get_by_role("button", name="Signer le compte rendu").click()
     page.get_by_text("Compte rendu signé.").wait_for()
     assert "Fichier conforme à l'empreinte" in page.content()

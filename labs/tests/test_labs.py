@@ -286,8 +286,8 @@ def test_only_a_biologist_of_the_laboratory_signs_and_the_hash_matches_the_file(
         cast.prescriber,
     ):
         with pytest.raises(services.LabActionRefused, match="biologiste habilité"):
-            services.sign_report(report=report, actor=intruder)
-    signed = services.sign_report(report=report, actor=cast.biologist)
+            services.sign_report(report=report, actor=intruder, strong_auth_at=timezone.now())
+    signed = services.sign_report(report=report, actor=cast.biologist, strong_auth_at=timezone.now())
     dossier.refresh_from_db()
     assert dossier.status == S.REPORT_SIGNED
     assert signed.signed_by == cast.biologist and signed.signed_at is not None
@@ -318,7 +318,9 @@ def test_a_composed_report_is_rendered_and_additional_findings_need_consent(cast
         variants="SCN1A c.1234C>T p.(Arg412*) hétérozygote, pathogène",
         additional_findings="BRCA2 pathogène",
     )
-    signed = services.sign_report(report=report, actor=cast.biologist)  # laid out now if the task has not run
+    signed = services.sign_report(  # laid out now if the task has not run
+        report=report, actor=cast.biologist, strong_auth_at=timezone.now()
+    )
     with default_storage.open(signed.signed_file.name, "rb") as stored:
         data = stored.read()
     assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == signed.signed_sha256
@@ -364,7 +366,7 @@ def test_an_altered_file_is_flagged_and_an_amendment_keeps_the_original(cast, cl
         amends=original,
         reason="Erreur de nomenclature HGVS",
     )
-    services.sign_report(report=amended, actor=cast.biologist)
+    services.sign_report(report=amended, actor=cast.biologist, strong_auth_at=timezone.now())
     assert Report.objects.filter(dossier=dossier).count() == 2
     page = client.get(url).content.decode()
     assert (

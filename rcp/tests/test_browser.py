@@ -9,6 +9,7 @@ from pfmg.demo import DEMO_PASSWORD
 from prescriptions.models import Dossier
 from rcp.demo import LYON_RCP
 from rcp.models import Decision, Meeting
+from tests.test_browser_journeys import give_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -25,6 +26,7 @@ def test_the_coordinator_runs_a_meeting_from_agenda_to_decisions_and_downloads_t
     page.get_by_label("Identifiant").fill("coordinator")
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    give_second_factor(page, "coordinator")
 
     page.get_by_role("link", name="Mes RCP").click()
     page.get_by_role("heading", name="Mes RCP", exact=True).wait_for()
