@@ -159,9 +159,10 @@ ROUTES: dict[str, Route] = {
     "labs_report": Route(dossier),
     "labs_manifest_pdf": Route(via("labs.Shipment", "dossier"), **DOWNLOAD),
     "labs_report_download": Route(via("labs.Report", "dossier"), **DOWNLOAD),
+    # a PDF checked against its signature; a known report is named only to whoever may see it
+    "labs_verify_report": Route(listing),
     # API
     "research-export-list": Route(listing, read=Action.EXPORT),
-    "research-export-detail": Route(via("prescriptions.DossierPerson", "dossier"), read=Action.EXPORT),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(
@@ -192,6 +193,16 @@ NOT_PATIENT_DATA: set[str] = {
     "rcp:meeting_create",  # an empty meeting: date, place
     "consent:notices",  # public information notices
     "consent:notice_pdf",  # blank forms and notices
+    # the user's own account and sign-in (people.urls, Pro Santé Connect, API tokens)
+    "login_code",
+    "account",
+    "account_totp",
+    "password_change",
+    "reauthenticate",
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
+    "oidc_logout",
+    "api-token",
     "admin:index",
     "admin:login",
     "admin:logout",

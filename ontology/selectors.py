@@ -66,7 +66,8 @@ def _words(phrase: str) -> list[str]:
 def _ranked(queryset: QuerySet, query: str, *, synonyms: bool) -> QuerySet:
     """Every word (in any order) somewhere in the name or a synonym; then exact name, exact synonym, name
     starting with the query, name containing every word, a synonym only; shorter names first in each."""
-    phrase = normalise(query)
+    # Control characters mean nothing in a search and PostgreSQL refuses a NUL in a literal (found by Schemathesis).
+    phrase = normalise("".join(char if char.isprintable() else " " for char in query))
     words = _words(phrase)
     if not words:
         return queryset.none()

@@ -54,3 +54,11 @@ def test_the_clinical_step_refuses_a_mode_of_inheritance(client, db):
     }
     page = client.post(step_url(dossier, "clinique"), data).content.decode()
     assert "n&#x27;est pas une anomalie phénotypique" in page and not dossier.phenotypes.exists()
+
+
+def test_a_search_with_control_characters_answers_like_one_without(client, django_user_model):
+    user = django_user_model.objects.create_user("searcher", password="x-long-enough-password")
+    client.force_login(user)
+    for url in ("/api/v1/hpo-terms/", "/api/v1/orpha-diseases/"):
+        response = client.get(url, {"q": "epi\x00lepsy"})
+        assert response.status_code == 200

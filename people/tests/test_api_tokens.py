@@ -8,7 +8,7 @@ from django.contrib.admin.sites import site
 from django.urls import reverse
 from django.utils import timezone
 
-from people.models import ApiToken
+from people.models import ApiToken, LaboratoryMembership
 from tests import factories as f
 
 pytestmark = pytest.mark.usefixtures("reference_data")
@@ -112,3 +112,35 @@ def test_the_admin_lists_tokens_by_prefix_never_their_hash_and_revokes_them(clie
     assert "1 jeton(s) révoqué(s)." in response.content.decode()
     client.logout()
     assert client.get(CATALOGUE, **auth(clear)).status_code == 401
+
+
+def test_a_role_that_requires_a_second_factor_gets_a_token_only_with_a_valid_code(client, db):
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    biologist = f.lab_member("seqoia", LaboratoryMembership.Function.BIOLOGIST)
+    without_device = obtain(client, biologist.username)
+    assert without_device.status_code == 400
+    assert "double authentification" in without_device.json()["otp"][0]
+
+    device = TOTPDevice.objects.create(user=biologist, name="t", confirmed=True)
+    no_code = obtain(client, biologist.username)
+    wrong_code = client.post(
+        URL,
+        {"username": biologist.username, "password": f.PASSWORD, "otp": "000000"},
+        content_type="application/json",
+    )
+    assert no_code.status_code == wrong_code.status_code == 400
+    assert wrong_code.json()["otp"] == ["Code à usage unique manquant ou incorrect."]
+    assert not ApiToken.objects.filter(user=biologist).exists()
+
+    device.refresh_from_db()
+    device.throttle_reset()  # django-otp slows retries after a wrong code; that is its own feature
+    code = f"{TOTP(device.bin_key).token():06d}"
+    right = client.post(
+        URL,
+        {"username": biologist.username, "password": f.PASSWORD, "otp": code},
+        content_type="application/json",
+    )
+    assert right.status_code == 201
+    assert ApiToken.objects.filter(user=biologist).count() == 1
