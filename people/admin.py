@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 from .models import (
@@ -189,4 +190,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description=_("Révoquer les jetons sélectionnés"), permissions=["revoke"])
     def revoke(self, request, queryset):
         count = services.revoke_api_tokens(tokens=queryset)
-        self.message_user(request, _("%(count)d jeton(s) révoqué(s).") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d jeton révoqué.", "%(count)d jetons révoqués.", count) % {"count": count},
+        )
