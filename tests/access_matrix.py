@@ -301,12 +301,10 @@ def build_demo(users: dict) -> Demo:
     from labs.demo import minimal_pdf
     from labs.models import Report, Shipment
     from people.models import RcpBody
-    from prescriptions.models import Dossier, DossierDocument, Patient
-    from rcp.models import Meeting
-
     from pfmg.demo import Cast, complete_draft, walk
-    from prescriptions.models import PreIndication
+    from prescriptions.models import Dossier, DossierDocument, Patient, PreIndication
     from prescriptions.services import choose_rcp, create_dossier
+    from rcp.models import Meeting
 
     # An RCP none of the demo users belongs to, with a meeting and a dossier submitted to it: "another RCP"
     # even for the coordinator of the three demo ones.
@@ -323,7 +321,9 @@ def build_demo(users: dict) -> Demo:
     )
     version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
     cast = Cast(users["prescriber2"], users["coordinator"], users["lab_auragen"], users["biologist_auragen"])
-    dossier = create_dossier(prescriber=cast.prescriber, entered_by=cast.prescriber, pre_indication_version=version)
+    dossier = create_dossier(
+        prescriber=cast.prescriber, entered_by=cast.prescriber, pre_indication_version=version
+    )
     complete_draft(dossier, cast.prescriber, 70, trio=False)
     choose_rcp(dossier=dossier, rcp=other)
     walk(dossier, ["submit"], cast, dossier.created_at, dt.timedelta(minutes=5))
@@ -335,7 +335,9 @@ def build_demo(users: dict) -> Demo:
     }
     facts: dict[str, Fact] = {}
     pks: dict[str, int] = {}
-    dossiers = Dossier.objects.select_related("prescriber", "entered_by", "rcp", "laboratory", "establishment")
+    dossiers = Dossier.objects.select_related(
+        "prescriber", "entered_by", "rcp", "laboratory", "establishment"
+    )
     for d in dossiers.order_by("pk"):
         territory = "paris" if d.establishment.city == "Paris" else "lyon"
         key = f"{territory}.{d.status}"
@@ -378,7 +380,9 @@ def build_demo(users: dict) -> Demo:
         document.file.save("upload", ContentFile(pdf), save=False)
         document.save()
     extra = {
-        "shipment": {k: Shipment.objects.filter(dossier_id=pk).order_by("pk").first() for k, pk in pks.items()},
+        "shipment": {
+            k: Shipment.objects.filter(dossier_id=pk).order_by("pk").first() for k, pk in pks.items()
+        },
         "report": {k: Report.objects.filter(dossier_id=pk).order_by("pk").first() for k, pk in pks.items()},
     }
     names: dict[int, list[str]] = {}
@@ -533,8 +537,9 @@ class Entry:
 
 # Dossiers tried on every dossier URL, one per scope boundary: a draft (only its prescribing side), a draft an
 # assistant handed over, a submitted dossier (its RCP, not the laboratory), a validated one (routed to its
-# laboratory, which may not see it before finalisation), a cancelled one (no longer the RCP's), a withdrawn one (its laboratory must not identify the persons), another territory's (another
-# prescriber's, RCP's and laboratory's) and another RCP's (even for the coordinator of the demo RCPs).
+# laboratory, which may not see it before finalisation), a cancelled one (no longer the RCP's), a withdrawn
+# one (its laboratory must not identify the persons), another territory's (another prescriber's, RCP's and
+# laboratory's) and another RCP's (even for the coordinator of the demo RCPs).
 DOSSIERS = (
     "paris.draft",
     "paris.handover",
@@ -547,7 +552,13 @@ DOSSIERS = (
 )
 # Writes: the statuses where the RCP and the laboratories act, a withdrawn dossier, another territory's.
 WRITES = ("paris.submitted", "paris.withdrawn", "lyon.finalised", "other.submitted")
-LAB_DOSSIERS = ("paris.draft", "paris.submitted", "paris.samples_shipped", "paris.withdrawn", "lyon.finalised")
+LAB_DOSSIERS = (
+    "paris.draft",
+    "paris.submitted",
+    "paris.samples_shipped",
+    "paris.withdrawn",
+    "lyon.finalised",
+)
 LAB_WRITES = ("paris.samples_shipped", "paris.withdrawn", "lyon.finalised")
 DECIDED = ("paris.finalised", "paris.withdrawn", "lyon.withdrawn", "lyon.report_delivered")
 CONSENTED = ("paris.finalised", "paris.withdrawn", "lyon.finalised")
@@ -596,7 +607,9 @@ ENTRIES: list[Entry] = [
     # prescriptions
     Entry("home", no_kwargs, get=authenticated, lists="references"),
     Entry("dossier_detail", dossier_pk, DOSSIERS, get=scoped()),
-    Entry("dossier_transition", with_name, TRANSITION_TARGETS, post=transition_rule, data=body(reason="Motif.")),
+    Entry(
+        "dossier_transition", with_name, TRANSITION_TARGETS, post=transition_rule, data=body(reason="Motif.")
+    ),
     Entry(
         "document_download",
         with_document,
@@ -703,7 +716,12 @@ ENTRIES: list[Entry] = [
         file=True,
     ),
     # labs
-    Entry("labs_queue", no_kwargs, get=global_rule(lambda r, f: r in LAB_MEMBER, A.FORBIDDEN), lists="references"),
+    Entry(
+        "labs_queue",
+        no_kwargs,
+        get=global_rule(lambda r, f: r in LAB_MEMBER, A.FORBIDDEN),
+        lists="references",
+    ),
     Entry(
         "labs_routing",
         dossier_pk,
@@ -720,7 +738,9 @@ ENTRIES: list[Entry] = [
         get=scoped(),
         post_targets=LAB_WRITES,
         post=scoped(lambda r, f: r == f.prescriber or f.prescriber in ASSISTS.get(r, ()), A.REFUSED),
-        data=body(action="ship", **{"ship-carrier": "X", "ship-tracking_number": "1", "ship-pickup_date": ""}),
+        data=body(
+            action="ship", **{"ship-carrier": "X", "ship-tracking_number": "1", "ship-pickup_date": ""}
+        ),
     ),
     Entry(
         "labs_reception",
@@ -834,8 +854,12 @@ STAFF = ADMINS
 
 # Holes the matrix knows about, each the subject of a fix under way: the cell runs as a strict xfail (so it is
 # flipped when fixed) and the entry's own test leaves it out. (url name, role, target, method): reason.
-_MINUTES = "issue #11: a laboratory receives a withdrawn dossier's identity through its RCP minutes (fix under way)"
-_SCHEMA = "issue #11: /api/schema/ (and the docs page that reads it) answer anonymous requests (fix under way)"
+_MINUTES = (
+    "issue #11: a laboratory receives a withdrawn dossier's identity through its RCP minutes (fix under way)"
+)
+_SCHEMA = (
+    "issue #11: /api/schema/ (and the docs page that reads it) answer anonymous requests (fix under way)"
+)
 KNOWN_HOLES: dict[tuple[str, str, str, str], str] = {
     ("rcp:dossier_minutes", "lab_seqoia", "paris.withdrawn", "GET"): _MINUTES,
     ("rcp:dossier_minutes", "biologist_seqoia", "paris.withdrawn", "GET"): _MINUTES,
@@ -904,7 +928,16 @@ def admin_url(p: Pattern) -> str | None:
 
 # --- The database fingerprint -------------------------------------------------------------------------------
 
-FINGERPRINTED_APPS = ("people", "prescriptions", "rcp", "consent", "labs", "notifications", "authtoken", "admin")
+FINGERPRINTED_APPS = (
+    "people",
+    "prescriptions",
+    "rcp",
+    "consent",
+    "labs",
+    "notifications",
+    "authtoken",
+    "admin",
+)
 
 
 @functools.cache
@@ -931,9 +964,10 @@ def fingerprint() -> tuple:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             if _FINGERPRINT_SQL is None:
+                # Table names come from the app registry, not from input.
+                one = "SELECT '{t}', count(*), md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), ''))"
                 _FINGERPRINT_SQL = " UNION ALL ".join(
-                    f"SELECT '{t}', count(*), md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), ''))"
-                    f" FROM {qn(t)} x"
+                    one.format(t=t) + f" FROM {qn(t)} x"  # noqa: S608
                     for t in fingerprinted_tables()
                 )
             cursor.execute(_FINGERPRINT_SQL)
@@ -1117,7 +1151,9 @@ def _judge(demo, cell, url, want, response, text, entry) -> str | None:
             return None
         if status != 200:
             return got
-        shown = [n for n in _names_of(demo, cell.target.split("~")[0].split(":")[0]) if _contains_name(text, n)]
+        shown = [
+            n for n in _names_of(demo, cell.target.split("~")[0].split(":")[0]) if _contains_name(text, n)
+        ]
         return f"got 200 showing {', '.join(shown)}" if shown else None
     # ALLOW
     if status in (403, 404) or _is_login_redirect(response, url) or status >= 400:

@@ -108,7 +108,9 @@ def test_known_hole(demo, hole):
 # The admin's gate (``AdminSite.admin_view``) looks at ``is_staff`` only, never at a role: every admin URL is
 # tried by an anonymous visitor and by one logged-in non-staff role, a sample of them by every other role.
 ADMIN_EVERY_URL = (m.ANONYMOUS, "prescriber")
-ADMIN_SAMPLE = re.compile(r"^admin:(index|\w+_(dossier|patient|consentrecord|user|report)_(changelist|change|delete|add))$")
+ADMIN_SAMPLE = re.compile(
+    r"^admin:(index|\w+_(dossier|patient|consentrecord|user|report)_(changelist|change|delete|add))$"
+)
 
 
 @pytest.mark.parametrize("role", [r for r in m.ALL_ROLES if r not in m.STAFF])
@@ -136,7 +138,9 @@ def test_the_admin_answers_only_staff(demo, role):
     with transaction.atomic():
         writes = m.write_count()
         for p, url in urls:
-            response = client.post(url, {"action": "delete_selected", "_selected_action": ["1"], "post": "yes"})
+            response = client.post(
+                url, {"action": "delete_selected", "_selected_action": ["1"], "post": "yes"}
+            )
             want_login = p.name not in m.ADMIN_PUBLIC
             if response.status_code >= 500 or (want_login and not m._is_login_redirect(response, url)):
                 violations.append(f"POST {p.name or p.route} as {role} {url}: got {response.status_code}")
@@ -162,13 +166,20 @@ def test_the_admin_serves_its_staff(demo):
 
 def _violations(demo, name: str, targets: list[tuple[str, str, str]]) -> list[str]:
     entry = m.ENTRY_BY_NAME[name]
-    return [v for role, target, method in targets if (v := m.check(demo, entry, m.Cell(name, role, target, method)))]
+    return [
+        v
+        for role, target, method in targets
+        if (v := m.check(demo, entry, m.Cell(name, role, target, method)))
+    ]
 
 
 def test_the_cells_used_below_hold_unpatched(demo):
     cells = {
         "dossier_detail": [("national", "paris.submitted", "GET"), ("prescriber2", "paris.finalised", "GET")],
-        "labs_report": [("lab_seqoia", "paris.withdrawn", "GET"), ("lab_auragen", "paris.report_signed", "GET")],
+        "labs_report": [
+            ("lab_seqoia", "paris.withdrawn", "GET"),
+            ("lab_auragen", "paris.report_signed", "GET"),
+        ],
         "rcp:decide": [("prescriber2", "paris.submitted", "POST")],
     }
     for name, targets in cells.items():
