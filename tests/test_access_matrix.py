@@ -48,6 +48,7 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
         for role in m.ROLES:
             client = Client()
             client.force_login(users[role])
+            m.verify_second_factor(client, users[role])
             matrix_demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
         matrix_demo.extra["media"] = media
         matrix_demo.baseline = m.fingerprint()
