@@ -5,6 +5,7 @@ import pytest
 
 from pfmg.demo import DEMO_PASSWORD
 from prescriptions.models import Dossier
+from tests.test_browser_journeys import give_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -45,7 +46,8 @@ def log_in(page, violations, base, username):
     page.get_by_label("Identifiant").fill(username)
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    give_second_factor(page, username)
+    page.wait_for_url(lambda url: "/accounts/login/" not in url and "/accounts/verification/" not in url)
 
 
 def test_no_page_of_any_role_violates_the_content_security_policy(browser_page, live_server):

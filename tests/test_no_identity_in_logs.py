@@ -9,10 +9,11 @@ from django.core import mail
 from django.urls import reverse
 
 from people.models import User
-from pfmg.demo import DEMO_PASSWORD, seed_demo
+from pfmg.demo import DEMO_PASSWORD, DEMO_TOTP_USERS, seed_demo
 from pfmg.management.commands.seed_demo import ACCOUNTS
 from prescriptions.models import Dossier, Patient
 from prescriptions.selectors import dossiers_visible_to
+from tests.test_browser_journeys import demo_code
 
 pytestmark = pytest.mark.usefixtures("reference_data")
 
@@ -46,7 +47,11 @@ def test_no_patient_identity_appears_in_the_logs_or_the_emails(
         client.get("/dossiers/999999/")  # a refusal is logged too
         token = client.post(
             "/api/v1/auth/token/",
-            {"username": username, "password": DEMO_PASSWORD},
+            {
+                "username": username,
+                "password": DEMO_PASSWORD,
+                "otp": demo_code(username) if username in DEMO_TOTP_USERS else "",
+            },
             content_type="application/json",
         ).json()["token"]
         client.get("/api/v1/research-export/", HTTP_AUTHORIZATION=f"Token {token}")

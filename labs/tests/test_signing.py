@@ -57,7 +57,7 @@ def signed_report(cast, text="Compte rendu"):
         actor=cast.lab_staff,
         uploaded=SimpleUploadedFile("cr.pdf", minimal_pdf(text), content_type="application/pdf"),
     )
-    return services.sign_report(report=report, actor=cast.biologist)
+    return services.sign_report(report=report, actor=cast.biologist, strong_auth_at=timezone.now())
 
 
 def stored(name: str) -> bytes:
@@ -118,7 +118,7 @@ def test_signing_without_a_certificate_for_the_laboratory_is_refused(cast, setti
         services.LabActionRefused,
         match="Aucun certificat de signature n'est configuré pour le laboratoire SeqOIA",
     ):
-        services.sign_report(report=report, actor=cast.biologist)
+        services.sign_report(report=report, actor=cast.biologist, strong_auth_at=timezone.now())
     report.refresh_from_db()
     dossier.refresh_from_db()
     assert not report.is_signed and not report.signed_file and dossier.status == S.ANALYSIS
@@ -126,7 +126,7 @@ def test_signing_without_a_certificate_for_the_laboratory_is_refused(cast, setti
     settings.REPORT_SIGNING_PASSWORD = "not-the-password"
     settings.REPORT_SIGNING_DIR = configured
     with pytest.raises(services.LabActionRefused, match="ne peut pas être ouvert"):
-        services.sign_report(report=report, actor=cast.biologist)
+        services.sign_report(report=report, actor=cast.biologist, strong_auth_at=timezone.now())
 
 
 def test_the_page_and_the_command_detect_a_byte_changed_after_signing(cast, client, tmp_path, capsys):
@@ -203,7 +203,7 @@ def test_an_amended_report_is_signed_the_same_way(cast):
         amends=first,
         reason="Erreur de nomenclature du variant",
     )
-    amended = services.sign_report(report=amended, actor=cast.biologist)
+    amended = services.sign_report(report=amended, actor=cast.biologist, strong_auth_at=timezone.now())
     signed = stored(amended.signed_file.name)
     assert hashlib.sha256(signed).hexdigest() == amended.signed_sha256
     assert hashlib.sha256(stored(amended.file.name)).hexdigest() == amended.sha256
@@ -234,6 +234,6 @@ def test_a_malformed_pdf_is_refused_at_signing_with_what_to_do(cast):
         uploaded=SimpleUploadedFile("cr.pdf", b"%PDF-1.4 not really a PDF", content_type="application/pdf"),
     )
     with pytest.raises(services.LabActionRefused, match="mal formé .* déposez-le à nouveau"):
-        services.sign_report(report=report, actor=cast.biologist)
+        services.sign_report(report=report, actor=cast.biologist, strong_auth_at=timezone.now())
     report.refresh_from_db()
     assert not report.is_signed
