@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from pfmg.demo import DEMO_PASSWORD, seed_demo
+from pfmg.demo import DEMO_PASSWORD, DEMO_TOTP_USERS, seed_demo
 
 ACCOUNTS = [
     ("prescriber", "prescripteur, CHU de démonstration Paris (territoire SeqOIA)"),
@@ -35,4 +35,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
         for username, what in ACCOUNTS:
-            self.stdout.write(f"  {username:<18} {what}")
+            second = " [code à usage unique]" if username in DEMO_TOTP_USERS else ""
+            self.stdout.write(f"  {username:<18} {what}{second}")
+        self.stdout.write(
+            "[code à usage unique]: after the password, the current code of the demo TOTP key "
+            "(README), or `manage.py demo_totp USERNAME`."
+        )
