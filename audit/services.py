@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ def canonical(values: dict) -> bytes:
 
 
 def entry_hash(values: dict) -> str:
-    return hashlib.sha256(canonical(values)).hexdigest()
+    """HMAC-SHA256 under AUDIT_CHAIN_KEY: whoever can write to the database but does not hold the key cannot
+    recompute a chain they rewrote."""
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), canonical(values), hashlib.sha256).hexdigest()
 
 
 def encode_patient_ids(ids: Iterable[int | None]) -> str:

@@ -367,6 +367,12 @@ RESEARCH_PSEUDONYM_KEY = (
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)
 if AUDIT_RETENTION_DAYS < 183:
     raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 183 (six months).")
+# The key of the trail's chain (HMAC-SHA256): someone who can write to the database but does not hold it cannot
+# recompute a rewritten chain. Keep it stable (entries hashed under another key no longer verify) and out of the
+# database's reach; derived from SECRET_KEY when unset.
+AUDIT_CHAIN_KEY = (
+    env.str("AUDIT_CHAIN_KEY", default="") or hashlib.sha256(f"audit-chain:{SECRET_KEY}".encode()).hexdigest()
+)
 # Reverse proxies in front of the portal: the client address is taken from X-Forwarded-For that many hops back.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
 CELERY_BEAT_SCHEDULE["purge-audit"] = {"task": "audit.tasks.purge_audit", "schedule": 24 * 3600}

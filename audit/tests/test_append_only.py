@@ -2,6 +2,7 @@
 verifiable."""
 
 import datetime as dt
+import hashlib
 from contextlib import contextmanager
 
 import pytest
@@ -10,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit import guard, services
-from audit.models import AuditEntry, Checkpoint
+from audit.models import GENESIS_HASH, AuditEntry, Checkpoint
 
 
 @pytest.fixture
@@ -104,6 +105,35 @@ def test_verify_names_an_altered_entry(db):
         cursor.execute("UPDATE audit_auditentry SET actor_username = 'nobody' WHERE id = %s", [entries[3].pk])
     with pytest.raises(CommandError, match=f"#{entries[3].seq} was altered"):
         call_command("verify_audit")
+
+
+def _forge(alteration: tuple[str, list], hash_entry) -> None:
+    """What an attacker with write access to the database does: alter an entry, then rehash every entry, and the
+    head, in order."""
+    previous = GENESIS_HASH
+    with _trigger_disabled(), connection.cursor() as cursor:
+        cursor.execute(*alteration)
+        for row in AuditEntry.objects.order_by("seq").values("id", *services.HASHED_FIELDS):
+            row["prev_hash"] = previous
+            previous = hash_entry(row)
+            cursor.execute(
+                "UPDATE audit_auditentry SET prev_hash = %s, hash = %s WHERE id = %s",
+                [row["prev_hash"], previous, row["id"]],
+            )
+        cursor.execute("UPDATE audit_chainhead SET hash = %s", [previous])
+
+
+def test_a_chain_rewritten_without_the_key_does_not_verify(db, monkeypatch):
+    entries = _entries(3)
+
+    def plain(values):
+        return hashlib.sha256(services.canonical(values)).hexdigest()
+
+    _forge(("UPDATE audit_auditentry SET actor_username = 'nobody' WHERE id = %s", [entries[1].pk]), plain)
+    assert services.verify().first_bad_seq == entries[0].seq
+    # Unkeyed, the same forgery passes: the chain's key is what finds it.
+    monkeypatch.setattr(services, "entry_hash", plain)
+    assert services.verify().ok
 
 
 def test_the_purge_deletes_past_retention_and_the_rest_still_verifies(db, settings, strict_sqlite):
