@@ -197,7 +197,9 @@ class PatientAdmin(admin.ModelAdmin):
         "is_deceased",
     )
     list_filter = ("sex", "is_fetus", "is_deceased")
-    search_fields = ("birth_name", "used_name", "first_names", "ins")
+    # No search by name or INS: the admin's search is a GET, and an identity in a URL ends up in access logs.
+    # A patient is reached from their dossier (search dossiers and persons by reference); the auditor's "who
+    # accessed this patient" asks for an INS by POST.
 
 
 class DossierPersonInline(admin.TabularInline):
@@ -270,7 +272,7 @@ class DossierAdmin(ClinicalContentAdmin):
         "created_at",
     )
     list_filter = ("status", "laboratory", "pre_indication_version__pre_indication__category", "rcp")
-    search_fields = ("reference", "prescriber__last_name", "persons__patient__birth_name")
+    search_fields = ("reference", "prescriber__last_name")  # never a patient's name: see PatientAdmin
     list_select_related = ("pre_indication_version", "prescriber", "establishment", "laboratory")
     date_hierarchy = "created_at"
     # Read-only: a dossier changes through its services (the transitions below, routing with a reason),
@@ -376,10 +378,9 @@ class DossierEventAdmin(admin.ModelAdmin):
 class DossierPersonAdmin(ClinicalContentAdmin):
     list_display = ("dossier", "relationship", "patient", "affected", "to_be_sequenced")
     list_filter = ("relationship", "affected", "to_be_sequenced")
-    search_fields = ("dossier__reference", "patient__birth_name", "patient__used_name")
+    search_fields = ("dossier__reference",)  # never a patient's name: see PatientAdmin
     list_select_related = ("dossier", "patient")
-    autocomplete_fields = ["patient"]
-    raw_id_fields = ["dossier"]
+    raw_id_fields = ["dossier", "patient"]
 
 
 @admin.register(ReferenceCounter)

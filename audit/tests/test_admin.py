@@ -176,3 +176,15 @@ def test_secrets_are_redacted(client, superuser):
     assert entry.detail["after"]["password"] == REDACTED == entry.detail["before"]["password"]
     user.refresh_from_db()
     assert user.password not in str(AuditEntry.objects.values().filter(pk=entry.pk).get())
+
+
+def test_no_admin_search_takes_a_patient_identity(db):
+    """The admin's search is a GET: an identity typed there would travel in a URL into access logs."""
+    from django.contrib import admin
+
+    identity = {"birth_name", "used_name", "first_names", "ins", "date_of_birth"}
+    for model, model_admin in admin.site._registry.items():
+        for field in model_admin.search_fields:
+            last = field.lstrip("=^@").split("__")[-1]
+            through_patient = model._meta.label_lower == "prescriptions.patient" or "patient" in field
+            assert not (last in identity and through_patient), f"{model._meta.label}: {field}"
