@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from people.models import User
 from prescriptions.models import Dossier
-from prescriptions.selectors import dossiers_visible_to
+from prescriptions.selectors import dossiers_visible_to, identities_hidden_q
 from prescriptions.services import TransitionRefused
 
 from . import pdf, rules, selectors, services
@@ -130,6 +130,7 @@ class AgendaRow:
     decision_form: DecisionForm | None
     conclusion_form: ConclusionForm | None
     may_decide: bool
+    hide_identities: bool = False
 
     @property
     def pk(self) -> int:
@@ -152,6 +153,7 @@ def meeting_detail(request, pk: int):
     user = request.user
     manages = rules.manages_meeting.test(user, meeting)
     awaiting = Dossier.Status.SUBMITTED if meeting.is_upstream else Dossier.Status.REPORT_DELIVERED
+    hidden = _identities_hidden_on_agenda(user, meeting)
     items = []
     for item in meeting.items.all():
         dossier = item.dossier
@@ -172,6 +174,7 @@ def meeting_detail(request, pk: int):
                 may_decide=manages
                 and is_open
                 and (not meeting.is_upstream or rules.not_author.test(user, dossier)),
+                hide_identities=dossier.pk in hidden,
             )
         )
     context = {"meeting": meeting, "items": items, "manages": manages, "present": list(meeting.present.all())}
@@ -265,11 +268,24 @@ def _pdf_response(path: str, filename: str) -> FileResponse:
     return response
 
 
+def _identities_hidden_on_agenda(user: User, meeting: Meeting) -> set[int]:
+    """The agenda's dossiers whose persons ``user`` may not identify (a withdrawn dossier, for a member who also
+    works at its laboratory): the one rule, asked once for the whole agenda."""
+    return set(
+        Dossier.objects.filter(identities_hidden_q(user), pk__in=meeting.items.values("dossier")).values_list(
+            "pk", flat=True
+        )
+    )
+
+
 @login_required
 def meeting_minutes_pdf(request, pk: int):
     """The meeting's minutes, to the members of its RCP-FMG (404 to anyone else); rendered now when no stored
-    render is as recent as the meeting's last change."""
+    render is as recent as the meeting's last change. One file for every member: refused to a member from whom
+    it would reveal a withdrawn dossier's persons."""
     meeting = _meeting(request, pk)
+    if _identities_hidden_on_agenda(request.user, meeting):
+        raise Http404
     return _pdf_response(pdf.current_meeting_minutes_path(meeting), f"{meeting.reference}-compte-rendu.pdf")
 
 
