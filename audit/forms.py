@@ -9,11 +9,16 @@ def _default_from():
 
 
 class PeriodForm(forms.Form):
+    # A date input takes ISO dates only: in the French format the browser would show the field empty.
     date_from = forms.DateField(
-        label=_("Du"), initial=_default_from, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Du"),
+        initial=_default_from,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
-        label=_("Au"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Au"),
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean(self):

@@ -160,3 +160,12 @@ def test_a_csv_cell_never_starts_a_formula(client, auditor, cast):
         )
     )
     assert exported[0]["user_agent"].startswith("'=")
+
+
+def test_the_query_pages_open_on_the_last_thirty_days_in_dates_the_browser_shows(client, auditor, accessed):
+    client.force_login(auditor)
+    page = client.get(reverse("admin:audit_auditentry_by_patient")).content.decode()
+    today = timezone.localdate()
+    # A date input takes ISO dates: a French-formatted value would show as an empty field.
+    assert f'value="{today.isoformat()}"' in page
+    assert f'value="{(today - dt.timedelta(days=30)).isoformat()}"' in page
