@@ -174,7 +174,9 @@ def reauthenticate(request):
     """Password and a TOTP code again, for an action that needs a fresh proof (signing a report)."""
     next_url = auth.safe_next(request, reverse("account"))
     device = auth.confirmed_device(request.user)
-    if device is None:
+    # Who logged in with Pro Santé Connect confirms their identity there again (a fresh CPS / e-CPS login).
+    psc = settings.PSC_ENABLED and request.session.get(auth.AUTH_METHOD) == "psc"
+    if device is None and not psc:
         messages.warning(
             request,
             _(
@@ -183,7 +185,7 @@ def reauthenticate(request):
         )
         return redirect(f"{reverse('account_totp')}?{urlencode({'next': next_url})}")
     form = ReauthenticationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and device is not None and form.is_valid():
         username = request.user.get_username()
         user = authenticate(request, username=username, password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
@@ -201,4 +203,8 @@ def reauthenticate(request):
             if getattr(request, "axes_locked_out", False):
                 return locked_out(request)
         form.add_error(None, _("Mot de passe ou code incorrect."))
-    return render(request, "registration/reauth.html", {"form": form, "next": next_url})
+    return render(
+        request,
+        "registration/reauth.html",
+        {"form": form, "next": next_url, "has_device": device is not None},
+    )

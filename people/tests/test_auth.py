@@ -299,3 +299,21 @@ def test_a_session_ends_after_the_absolute_maximum_even_when_active(client, db, 
     _set_clock(client, **{auth.LOGIN_AT: time.time() - 12 * 3600 - 5, auth.LAST_SEEN: time.time() - 60})
     assert client.get("/")["Location"].startswith(reverse("login"))
     assert not logged_in(client)
+
+
+def test_who_logged_in_with_pro_sante_connect_reauthenticates_there_not_by_enrolling(client, db, settings):
+    settings.PSC_ENABLED = True
+    biologist = f.lab_member("seqoia", LaboratoryMembership.Function.BIOLOGIST)
+    client.force_login(biologist)
+    session = client.session
+    session[auth.AUTH_METHOD] = "psc"
+    session.save()
+    page = client.get(reverse("reauthenticate"), {"next": "/laboratoire/"})
+    assert page.status_code == 200  # not sent to enrol a device they do not need
+    html = page.content.decode()
+    assert reverse("oidc_authentication_init") in html and 'value="/laboratoire/"' in html
+    assert 'name="password"' not in html
+    # Without Pro Santé Connect, the same user has no way but a second factor of their own.
+    session[auth.AUTH_METHOD] = "password"
+    session.save()
+    assert reverse("account_totp") in client.get(reverse("reauthenticate"))["Location"]
