@@ -17,6 +17,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from .forms import PatientQueryForm, UserQueryForm
 from .models import AuditEntry
 from .registry import Target
@@ -94,7 +96,7 @@ def patient_filter(*, ins: str = "", reference: str = "") -> tuple[Q, Target]:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "seq",
         "at",
@@ -111,15 +113,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
     change_list_template = "admin/audit/auditentry/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from .models import ConsentRecord, ConsentTemplate, ConsentTemplateVersion, DataDeletion, Withdrawal
 
 
@@ -53,7 +55,7 @@ class WithdrawalInline(admin.TabularInline):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: consents are recorded and withdrawn from the dossier's consent page (through the services)."""
 
     list_display = ("person", "signed_on", "analysis_accepted", "additional_findings", "research_reuse")
@@ -63,16 +65,6 @@ class ConsentRecordAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # A consent exists only on a dossier past validation: it changes only through the consent services.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DataDeletion)

@@ -1,22 +1,15 @@
 from django.contrib import admin
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from .models import HpoTerm, OntologyRelease, OrphaDisease, normalise
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The loaders own these tables: an edit here would be lost, or worse kept, at the next release."""
 
     # Counting 19,000 terms on every page of results buys nothing.
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         # The search columns hold normalised text: "Épilepsie" must find what "epilepsie" finds.

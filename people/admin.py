@@ -3,6 +3,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from . import services
 from .models import (
     ApiToken,
@@ -163,8 +165,9 @@ class CounsellorSupervisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued by the API only; here they are listed and revoked. The hash is never shown."""
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Tokens are issued by the API only; here they are listed and revoked (a revoked token stays listed, with its
+    dates: nothing is deleted). The hash is never shown."""
 
     list_display = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at", "expires_at")
@@ -173,16 +176,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = fields
     list_select_related = ("user",)
     actions = ["revoke"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    # A revoked token stays listed, with its dates: nothing is deleted.
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("people.change_apitoken")

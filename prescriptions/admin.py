@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from .catalogue import CatalogueError, revise_pre_indication
 from .models import (
     Dossier,
@@ -357,21 +359,12 @@ class DossierAdmin(ClinicalContentAdmin):
 
 
 @admin.register(DossierEvent)
-class DossierEventAdmin(admin.ModelAdmin):
+class DossierEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("dossier", "at", "actor", "transition", "from_status", "to_status")
     list_filter = ("transition", "to_status")
     search_fields = ("dossier__reference",)
     list_select_related = ("dossier", "actor")
     date_hierarchy = "at"
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DossierPerson)
@@ -384,19 +377,10 @@ class DossierPersonAdmin(ClinicalContentAdmin):
 
 
 @admin.register(ReferenceCounter)
-class ReferenceCounterAdmin(admin.ModelAdmin):
+class ReferenceCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: references are allocated by the dossier service, never typed."""
 
     list_display = ("year", "last")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DossierDocument)

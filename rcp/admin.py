@@ -3,18 +3,13 @@ read-only: they are written by the services (a correction is a new record, never
 
 from django.contrib import admin
 
+from pfmg.admin_base import ReadOnlyAdminMixin
+
 from .models import AgendaItem, Decision, DecisionCorrection, DownstreamConclusion, Meeting, SheetEntry
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class _ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Written by the rcp services only."""
 
 
 class AgendaItemInline(admin.TabularInline):
