@@ -46,6 +46,17 @@ class LabActionRefused(ValueError):
         self.message = message
 
 
+def check_report_size(uploaded) -> None:
+    """A report PDF, deposited or given to the verification page: not empty, within REPORT_MAX_BYTES."""
+    if uploaded.size == 0:
+        raise LabActionRefused(_("Le fichier est vide."))
+    if uploaded.size > REPORT_MAX_BYTES:
+        raise LabActionRefused(
+            _("Le fichier fait %(size).1f Mo : la limite est de %(limit)d Mo.")
+            % {"size": uploaded.size / 1_000_000, "limit": REPORT_MAX_BYTES // 1_000_000}
+        )
+
+
 # --- Routing --------------------------------------------------------------------------------------------
 
 
@@ -447,13 +458,7 @@ def upload_report(
 ) -> Report:
     """A report written elsewhere, deposited as a PDF (the type is read from the content)."""
     version, amends = _report_target(dossier, actor, amends, reason)
-    if uploaded.size == 0:
-        raise LabActionRefused(_("Le fichier est vide."))
-    if uploaded.size > REPORT_MAX_BYTES:
-        raise LabActionRefused(
-            _("Le fichier fait %(size).1f Mo : la limite est de %(limit)d Mo.")
-            % {"size": uploaded.size / 1_000_000, "limit": REPORT_MAX_BYTES // 1_000_000}
-        )
+    check_report_size(uploaded)
     uploaded.seek(0)
     content = uploaded.read()
     if sniff_content_type(content[:16]) != "application/pdf":

@@ -3,7 +3,6 @@ Thin: each page reads through ``selectors`` and writes through ``services``."""
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from people import auth
 from prescriptions.models import Dossier
@@ -281,6 +281,17 @@ def analysis(request, pk: int):
     )
 
 
+# Where a biologist is sent before signing (people.auth.strong_auth_step), and why.
+SIGNING_STEP_MESSAGES = {
+    "account_totp": gettext_lazy(
+        "Pour signer, activez d'abord la double authentification (code à usage unique)."
+    ),
+    "reauthenticate": gettext_lazy(
+        "Confirmez votre identité pour signer, puis signez à nouveau le compte rendu."
+    ),
+}
+
+
 @login_required
 def report(request, pk: int):
     """The report's versions (with their integrity), and for the laboratory: deposit, compose, sign, amend."""
@@ -310,23 +321,11 @@ def report(request, pk: int):
                 draft = next((r for r in reports if not r.is_signed), None)
                 if draft is None:
                     raise services.LabActionRefused(_("Aucun compte rendu à signer."))
-                back = reverse("labs_report", args=[dossier.pk])
-                if (
-                    request.session.get(auth.AUTH_METHOD) != "psc"
-                    and auth.confirmed_device(request.user) is None
-                ):
-                    messages.error(
-                        request,
-                        _("Pour signer, activez d'abord la double authentification (code à usage unique)."),
-                    )
-                    return redirect(f"{reverse('account_totp')}?{urlencode({'next': back})}")
-                age = auth.strong_auth_age(request)
-                if age is None or age.total_seconds() > settings.SIGNING_REAUTH_SECONDS:
-                    messages.info(
-                        request,
-                        _("Confirmez votre identité pour signer, puis signez à nouveau le compte rendu."),
-                    )
-                    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
+                step = auth.strong_auth_step(request)
+                if step is not None:
+                    messages.info(request, str(SIGNING_STEP_MESSAGES[step]))
+                    back = reverse("labs_report", args=[dossier.pk])
+                    return redirect(f"{reverse(step)}?{urlencode({'next': back})}")
                 services.sign_report(
                     report=draft, actor=request.user, strong_auth_at=auth.strong_auth_at(request)
                 )
@@ -403,12 +402,10 @@ def verify_report(request):
     result = known = None
     if request.method == "POST" and form.is_valid():
         uploaded = form.cleaned_data["file"]
-        if uploaded.size > services.REPORT_MAX_BYTES:
-            form.add_error(
-                "file",
-                _("Le fichier fait %(size).1f Mo : la limite est de %(limit)d Mo.")
-                % {"size": uploaded.size / 1_000_000, "limit": services.REPORT_MAX_BYTES // 1_000_000},
-            )
+        try:
+            services.check_report_size(uploaded)
+        except services.LabActionRefused as exc:
+            form.add_error("file", str(exc))
         else:
             result = verify_pdf(uploaded.read())
             known = selectors.signed_report_with_digest(request.user, result.sha256)

@@ -116,6 +116,19 @@ def strong_auth_age(request) -> dt.timedelta | None:
     return None if at is None else timezone.now() - at
 
 
+def strong_auth_step(request) -> str | None:
+    """What ``request.user`` must do before an action that needs a fresh strong authentication (signing a
+    report): the URL name of the page to go through — enrol a second factor, or confirm their identity — or
+    None when the last strong authentication is recent enough. A Pro Santé Connect session needs no device of
+    its own: it confirms through PSC again."""
+    if request.session.get(AUTH_METHOD) != "psc" and confirmed_device(request.user) is None:
+        return "account_totp"
+    age = strong_auth_age(request)
+    if age is None or age.total_seconds() > settings.SIGNING_REAUTH_SECONDS:
+        return "reauthenticate"
+    return None
+
+
 def safe_next(request, default: str) -> str:
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
     if target and url_has_allowed_host_and_scheme(
