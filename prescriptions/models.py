@@ -334,6 +334,9 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     # Time of the last activity on the dossier, set by the services (seeds replay past activity).
     updated_at = models.DateTimeField(_("dernière activité"), default=timezone.now, db_index=True)
+    # When the dossier entered its current status, set with the status by the services: the queues (RCP,
+    # laboratory) sort on it, oldest wait first, through an index instead of a MAX over the timeline.
+    status_since = models.DateTimeField(_("au statut depuis"), default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
@@ -341,8 +344,8 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = _("dossiers")
         indexes = [
             models.Index(fields=["prescriber", "status"]),
-            models.Index(fields=["rcp", "status"]),
-            models.Index(fields=["laboratory", "status"]),
+            models.Index(fields=["rcp", "status", "status_since"], name="dossier_rcp_queue_idx"),
+            models.Index(fields=["laboratory", "status", "status_since"], name="dossier_lab_queue_idx"),
         ]
 
     def __str__(self) -> str:

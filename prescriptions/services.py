@@ -116,6 +116,7 @@ def create_dossier(
         establishment=establishment,
         created_at=now,
         updated_at=now,
+        status_since=now,
     )
     DossierEvent.objects.create(
         dossier=dossier,
@@ -205,8 +206,8 @@ def transition_dossier(
     try:
         with transaction.atomic():
             method()
-            dossier.updated_at = at
-            dossier.save(update_fields=["status", "updated_at"])
+            dossier.updated_at = dossier.status_since = at
+            dossier.save(update_fields=["status", "updated_at", "status_since"])
             event = DossierEvent.objects.create(
                 dossier=dossier,
                 kind=DossierEvent.Kind.TRANSITION,

@@ -205,6 +205,11 @@ class PlannedDossier:
     content: PlannedContent
 
     @property
+    def status_since(self) -> dt.datetime:
+        """When the dossier entered its status: its last transition, or its creation for a draft."""
+        return next(e.at for e in reversed(self.events) if e.kind in (Kind.TRANSITION, Kind.CREATED))
+
+    @property
     def laboratory(self) -> Laboratory | None:
         return self.site.laboratory if "finalise" in PATHS[self.status] else None
 
@@ -540,6 +545,7 @@ class Command(BaseCommand):
                 status=p.status,
                 created_at=p.created_at,
                 updated_at=p.events[-1].at,  # the last activity, as the services keep it
+                status_since=p.status_since,
                 steps_done=p.content.steps_done,
                 criteria_checklist=p.content.criteria_checklist,
                 family_structure=p.content.family_structure,
