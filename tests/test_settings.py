@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from django.conf import settings as django_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,6 +239,7 @@ def test_an_endpoint_without_a_bucket_is_refused():
 
 REPLICA_SCRIPT = """
 import json
+import re
 from django.conf import settings as s
 from django.db import router
 from pfmg.db import replica_reads
@@ -284,3 +287,32 @@ def test_the_research_export_reads_the_replica(tmp_path):
     assert result.returncode != 0
     assert "127.0.0.1" in result.stderr and "port 9" in result.stderr, result.stderr
     assert "no such table" not in result.stderr
+
+
+def _compose_default(value) -> str:
+    """``${NAME:-default}`` as docker compose reads it with NAME unset."""
+    match = re.fullmatch(r"\$\{\w+:-([^}]*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def test_compose_runs_replicas_behind_one_entry_point_after_one_migration():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert int(_compose_default(services["web"]["deploy"]["replicas"])) > 1
+    assert int(_compose_default(services["worker"]["deploy"]["replicas"])) > 1
+    assert services["beat"]["deploy"]["replicas"] == 1  # never two beats
+    # Only the entry point is published; the replicas are reached through it.
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["proxy"]
+    mounted = {v.split(":")[0]: v.split(":")[1] for v in services["proxy"]["volumes"]}
+    assert mounted["./deploy/nginx.conf"] == "/etc/nginx/conf.d/default.conf"
+    assert "server web:8000 resolve" in (ROOT / "deploy" / "nginx.conf").read_text()
+    # Migrations run once, before any web or worker replica starts; nothing else migrates.
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "migrate" not in str(services[name].get("command", ""))
+    assert "migrate --noinput" in str(services["migrate"]["command"])
+    # Sessions and cache shared through Redis; a bucket when named.
+    environment = services["web"]["environment"]
+    assert _compose_default(environment["CACHE_URL"]).startswith("redis://redis:6379/")
+    assert "AWS_STORAGE_BUCKET_NAME" in environment
