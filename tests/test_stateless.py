@@ -46,6 +46,16 @@ class BucketLikeStorage(InMemoryStorage):
 BUCKET_LIKE = {"BACKEND": f"{__name__}.BucketLikeStorage"}
 
 
+def _redis_cache(location: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": "pfmg-test-stateless",
+        }
+    }
+
+
 def _all_names(folder: str) -> list[str]:
     folders, files = default_storage.listdir(folder)
     return [f"{folder}/{name}" for name in files] + [
@@ -117,13 +127,7 @@ def test_a_whole_journey_runs_on_a_storage_that_is_not_a_file_system(client, set
 
 @pytest.mark.redis
 def test_the_redis_cache_is_shared_outside_the_process(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": django_settings.CELERY_BROKER_URL,
-            "KEY_PREFIX": "pfmg-test-stateless",
-        }
-    }
+    settings.CACHES = _redis_cache(django_settings.CELERY_BROKER_URL)
     cache.set("answer", {"n": 42}, timeout=30)
     assert cache.get("answer") == {"n": 42}
     # Another client of the same Redis (another replica) finds it.
@@ -135,13 +139,7 @@ def test_the_redis_cache_is_shared_outside_the_process(settings):
 
 @pytest.mark.redis
 def test_a_session_lives_in_redis_and_the_database_and_survives_a_cold_cache(client, settings, db):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": django_settings.CELERY_BROKER_URL,
-            "KEY_PREFIX": "pfmg-test-stateless",
-        }
-    }
+    settings.CACHES = _redis_cache(django_settings.CELERY_BROKER_URL)
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     user = f.prescriber()
     client.force_login(user)
@@ -153,3 +151,16 @@ def test_a_session_lives_in_redis_and_the_database_and_survives_a_cold_cache(cli
     raw.delete(cache_key)  # Redis restarted, or evicted it: the database still has it
     assert client.get(reverse("home")).status_code == 200
     assert client.get(reverse("home")).wsgi_request.user == user
+
+
+@pytest.mark.redis
+def test_a_replica_that_cannot_reach_the_shared_cache_is_not_ready(client, settings, db):
+    settings.CACHE_IS_SHARED = True
+    settings.CACHES = _redis_cache(django_settings.CELERY_BROKER_URL)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["cache"] == "ok"
+
+    settings.CACHES = _redis_cache("redis://127.0.0.1:9/0")  # nobody listens there
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["cache"].startswith("error:")
