@@ -2,6 +2,8 @@
 
 Nothing set: the embedded default (SQLite file under var/, Celery tasks run eagerly, e-mail to the console).
 DATABASE_URL / CELERY_BROKER_URL set: PostgreSQL and Redis, as in docker-compose.yml and CI.
+CACHE_URL, AWS_STORAGE_BUCKET_NAME, DATABASE_REPLICA_URL: what many processes on many machines share (README,
+"Deployment: growing past one machine"): no web or worker process keeps state of its own.
 DEBUG false (the default): a real SECRET_KEY is required and the deploy checks pass.
 """
 
@@ -173,6 +175,8 @@ if AWS_STORAGE_BUCKET_NAME:
         "querystring_auth": True,
         # A name already taken gets another, as on a file system: a stored file is never silently replaced.
         "file_overwrite": False,
+        # A file being read is held in memory up to this size, then in a temporary file (0 would mean memory only).
+        "max_memory_size": 5_000_000,
     }
     if env.str("AWS_S3_SERVER_SIDE_ENCRYPTION", default=""):
         _s3_options["object_parameters"] = {"ServerSideEncryption": env.str("AWS_S3_SERVER_SIDE_ENCRYPTION")}

@@ -214,6 +214,7 @@ def test_a_bucket_name_puts_every_file_in_a_private_s3_compatible_bucket():
     # Served only by the portal's checked views; a stored file is never replaced by another of the same name.
     assert options["default_acl"] is None and options["querystring_auth"] is True
     assert options["file_overwrite"] is False
+    assert 0 < options["max_memory_size"] <= 10_000_000  # a 30 MB report read for download spills to disk
     assert "access_key" not in options and "secret_key" not in options  # boto3's chain, never the settings
 
 
