@@ -8,7 +8,6 @@ reads go to the replica only when asked, never by default. Without a replica con
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,17 +27,6 @@ def replica_reads() -> Iterator[None]:
         yield
     finally:
         _reading_from_replica.reset(token)
-
-
-def reads_from_replica(view):
-    """A view (or any function) whose ORM reads go to the replica when there is one."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        with replica_reads():
-            return view(*args, **kwargs)
-
-    return wrapper
 
 
 class ReplicaRouter:
