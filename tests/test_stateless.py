@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils._os import safe_join
 
+from consent import services as consent_services
+from consent.models import ConsentRecord, Withdrawal
 from labs.models import Report, Shipment
 from people.models import LaboratoryMembership
 from pfmg.demo import PATHS, Cast, walk
@@ -119,9 +121,36 @@ def test_a_whole_journey_runs_on_a_storage_that_is_not_a_file_system(client, set
     manifest = _served(client.get(reverse("labs_manifest_pdf", args=[shipment.pk])))
     assert manifest.startswith(b"%PDF")
 
-    stored = set(_all_names("dossiers") + _all_names("renders") + _all_names("reports"))
-    assert {document.file.name, report.file.name, report.signed_file.name} <= stored
-    assert any(name.startswith(f"renders/{dossier.reference}/") for name in stored)
+    client.force_login(cast.prescriber)
+    record = ConsentRecord.objects.exclude(scan="").get(person__dossier=dossier, person__relationship="index")
+    person_pk = record.person_id
+    scan = _served(client.get(reverse("consent:scan", args=[dossier.pk, person_pk])))
+    assert hashlib.sha256(scan).hexdigest() == record.scan_sha256
+    form = _served(client.get(reverse("consent:form_pdf", args=[dossier.pk, person_pk])))
+    assert form.startswith(b"%PDF")
+
+    folders = ("dossiers", "renders", "reports", "consents")
+    stored = {name for folder in folders for name in _all_names(folder)}
+    assert {document.file.name, report.file.name, report.signed_file.name, record.scan.name} <= stored
+    renders = {name.rsplit("/", 1)[1].rsplit("-", 1)[0] for name in stored if name.startswith("renders/")}
+    assert {"prescription-summary", "rcp-minutes", "shipping-manifest-1"} <= renders
+    assert any(name.startswith("consent-") for name in renders)
+
+    # A withdrawal, then the purge: the files of the dossier are deleted from the storage (listed, not walked
+    # on a disk).
+    settings.CONSENT_WITHDRAWAL_RETENTION_DAYS = 0
+    consent_services.record_withdrawal(
+        consent=record,
+        actor=cast.prescriber,
+        scope=Withdrawal.Scope.ALL,
+        withdrawn_on=timezone.localdate(),
+        reason="Courrier de la patiente.",
+    )
+    (deletion,) = consent_services.purge_due()
+    assert deletion.files_deleted >= 4
+    assert not default_storage.exists(document.file.name)
+    assert not default_storage.exists(record.scan.name)
+    assert default_storage.listdir(f"renders/{dossier.reference}")[1] == []
     assert not settings.MEDIA_ROOT.exists()  # nothing went around the storage to the disk
 
 
