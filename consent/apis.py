@@ -11,6 +11,7 @@ import hmac
 from django.conf import settings
 from rest_framework import mixins, permissions, serializers, viewsets
 
+from pfmg.db import replica_reads
 from prescriptions.models import DossierPerson
 
 from .rules import export_research
@@ -78,6 +79,11 @@ class ResearchExportViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         return research_cohort()
+
+    def list(self, request, *args, **kwargs):
+        # The cohort is read from the replica when there is one: an export tolerates a little replication lag.
+        with replica_reads():
+            return super().list(request, *args, **kwargs)
 
 
 def export_rows() -> list[dict]:

@@ -2,6 +2,8 @@
 
 Nothing set: the embedded default (SQLite file under var/, Celery tasks run eagerly, e-mail to the console).
 DATABASE_URL / CELERY_BROKER_URL set: PostgreSQL and Redis, as in docker-compose.yml and CI.
+CACHE_URL, AWS_STORAGE_BUCKET_NAME, DATABASE_REPLICA_URL: what many processes on many machines share (README,
+"Deployment: growing past one machine"): no web or worker process keeps state of its own.
 DEBUG false (the default): a real SECRET_KEY is required and the deploy checks pass.
 """
 
@@ -103,10 +105,21 @@ WSGI_APPLICATION = "pfmg.wsgi.application"
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A read replica (PostgreSQL streaming replication) for the reads that tolerate a little lag and cost the most:
+# statistics and exports, run inside pfmg.db.replica_reads(). Everything else, and every write, uses default.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    # Tests have no replica of their own: the alias reads the test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["pfmg.db.ReplicaRouter"]
+for _database in DATABASES.values():
+    _database["ATOMIC_REQUESTS"] = False
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        _database["CONN_HEALTH_CHECKS"] = True
+        # Behind PgBouncer in transaction pooling, a server-side cursor (QuerySet.iterator()) would outlive the
+        # transaction that opened it on a server connection another client now holds.
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other (up to 20 s) instead of failing with "database is locked", and take the write
     # lock when their transaction begins, so two concurrent decisions queue rather than deadlock.
@@ -142,14 +155,70 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Every stored file (documents, consent scans, reports, signed reports, rendered PDFs) is read and written through
+# django.core.files.storage.default_storage, never by path: MEDIA_ROOT by default, an S3-compatible bucket (AWS,
+# OVHcloud, Scaleway, MinIO, Ceph...) when AWS_STORAGE_BUCKET_NAME is set, so that any number of web and worker
+# processes on any number of machines share them. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+# in the environment or the machine's role (boto3's chain), never from these settings.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _s3_options = {
+        "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+        "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+        "location": env.str("AWS_LOCATION", default=""),  # a prefix inside the bucket
+        "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,  # "path" for most MinIOs
+        "signature_version": "s3v4",
+        # Files are served only by the portal's views, after their access checks: objects stay private and
+        # no public URL is ever handed out.
+        "default_acl": None,
+        "querystring_auth": True,
+        # A name already taken gets another, as on a file system: a stored file is never silently replaced.
+        "file_overwrite": False,
+        # A file being read is held in memory up to this size, then in a temporary file (0 would mean memory only).
+        "max_memory_size": 5_000_000,
+    }
+    if env.str("AWS_S3_SERVER_SIDE_ENCRYPTION", default=""):
+        _s3_options["object_parameters"] = {"ServerSideEncryption": env.str("AWS_S3_SERVER_SIDE_ENCRYPTION")}
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+elif env.str("AWS_S3_ENDPOINT_URL", default=""):
+    raise ImproperlyConfigured(
+        "AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME is not: name the bucket."
+    )
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
+    # Static files are collected into the image at build time and served by WhiteNoise from every web process,
+    # with hashed names (cached forever) and precompressed copies.
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# The cache is shared by every process when CACHE_URL (or REDIS_URL) names a Redis: redis://host:6379/1 (a database
+# apart from the broker's). Without it, a local-memory cache per process (`make run`): then nothing may rely on the
+# cache being shared, and the sessions stay in the database alone.
+CACHE_URL = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default="")
+if CACHE_URL:
+    _cache = env.cache_url_config(CACHE_URL)
+    if CACHE_URL.startswith(("redis://", "rediss://")):
+        _cache["BACKEND"] = "django.core.cache.backends.redis.RedisCache"  # Django's own, on redis-py
+else:
+    _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pfmg"}
+_cache.setdefault("KEY_PREFIX", "pfmg")
+CACHES = {"default": _cache}
+CACHE_IS_SHARED = _cache["BACKEND"] not in (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+# Sessions live in the database, read through the shared cache when there is one. Never in a process's memory: a
+# local-memory cache in front of them would serve one gunicorn worker a session another worker has changed.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if CACHE_IS_SHARED else "django.contrib.sessions.backends.db"
+)
 
 # Documents attached to a prescription (PDF, JPEG, PNG; the type is read from the content).
 DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=20_000_000)

@@ -25,8 +25,23 @@ def _broker() -> str:
     return "ok"
 
 
+def _cache() -> str:
+    # A shared cache holds the sessions' read copies: a replica that cannot reach it cannot serve a signed-in user.
+    from django.core.cache import cache
+
+    if not settings.CACHE_IS_SHARED:
+        return "local (per process)"
+    try:
+        cache.set("healthz", "ok", timeout=10)
+        if cache.get("healthz") != "ok":
+            return "error: not kept"
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
 def healthz(request):
-    """Liveness and readiness: the database and the broker answer."""
-    checks = {"database": _database(), "broker": _broker()}
-    ok = all(v == "ok" or v.startswith("eager") for v in checks.values())
+    """Liveness and readiness: the database, the broker and the shared cache answer."""
+    checks = {"database": _database(), "broker": _broker(), "cache": _cache()}
+    ok = all(v == "ok" or v.startswith(("eager", "local")) for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from consent.apis import export_rows
 from consent.selectors import research_cohort
 from pfmg import trail
+from pfmg.db import replica_reads
 
 
 class Command(BaseCommand):
@@ -17,8 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="A file to write (standard output by default).")
 
     def handle(self, *args, **options):
-        rows = export_rows()
-        exported = list(research_cohort().values_list("dossier_id", "patient_id"))
+        # Read from the replica when there is one (pfmg.db): an export tolerates a little replication lag.
+        with replica_reads():
+            rows = export_rows()
+            exported = list(research_cohort().values_list("dossier_id", "patient_id"))
         trail.touched(
             source="command",
             action="export",
