@@ -219,7 +219,6 @@ def test_a_bucket_name_puts_every_file_in_a_private_s3_compatible_bucket():
 
 
 def test_the_s3_storage_is_built_from_those_settings():
-    pytest.importorskip("storages", reason="django-storages[s3] is not installed (pyproject extra to add)")
     result = manage(
         "shell",
         "-c",

@@ -48,6 +48,41 @@ class BucketLikeStorage(InMemoryStorage):
 BUCKET_LIKE = {"BACKEND": f"{__name__}.BucketLikeStorage"}
 
 
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A real S3-protocol server on loopback (moto's), with the bucket the portal writes to."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="gra"
+    ).create_bucket(Bucket="pfmg-test-files", CreateBucketConfiguration={"LocationConstraint": "gra"})
+    yield endpoint
+    server.stop()
+
+
+def _storage(kind: str, request) -> dict:
+    if kind == "bucket-like":
+        return BUCKET_LIKE
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": "pfmg-test-files",
+            "endpoint_url": endpoint,
+            "region_name": "gra",
+            "access_key": "test",
+            "secret_key": "test",
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
+
+
 def _redis_cache(location: str) -> dict:
     return {
         "default": {
@@ -70,13 +105,18 @@ def _served(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def test_a_whole_journey_runs_on_a_storage_that_is_not_a_file_system(client, settings, tmp_path):
+@pytest.mark.parametrize("kind", ["bucket-like", "s3"])
+def test_a_whole_journey_runs_on_a_storage_that_is_not_a_file_system(
+    client, settings, tmp_path, kind, request
+):
     """Upload a document, render and download the PDFs, sign and download the report, with a storage standing
-    for a bucket: no local path, and nothing lands on the disk."""
+    for a bucket (no local path) and with a real S3 bucket (moto's server): nothing lands on the disk."""
     settings.MEDIA_ROOT = tmp_path / "media-never-written"
-    settings.STORAGES = {**settings.STORAGES, "default": BUCKET_LIKE}
+    settings.STORAGES = {**settings.STORAGES, "default": _storage(kind, request)}
     with pytest.raises(NotImplementedError):
         default_storage.path("anything")
+    if kind == "s3":
+        assert type(default_storage._wrapped).__name__ == "S3Storage"
 
     rcp = f.rcp_body()
     cast = Cast(
