@@ -30,6 +30,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import accumulate, groupby
@@ -282,6 +283,12 @@ def _user_ids(names: list[str]) -> dict[str, int]:
     return found
 
 
+def _department(departments: list[Department], n: int) -> Department:
+    # A stride prime to the number of departments: the first few establishments are already all over France
+    # (both laboratories' territories), the next ones fill in every department.
+    return departments[(n * 37) % len(departments)]
+
+
 def build_spread(users: dict[str, User], total: int) -> Spread:
     """Create (once) the synthetic establishments, prescribers, assistants, RCP-FMG and laboratory staff that
     ``total`` dossiers need, and return who is who. Idempotent: a bigger total adds people, never moves one."""
@@ -303,10 +310,10 @@ def build_spread(users: dict[str, User], total: int) -> Spread:
         [
             Establishment(
                 finess=finess,
-                name=f"Centre hospitalier synthétique {n:05d} ({departments[n % len(departments)].name})",
+                name=f"Centre hospitalier synthétique {n:05d} ({_department(departments, n).name})",
                 kind=Establishment.Kind.CH,
-                city=departments[n % len(departments)].name,
-                department=departments[n % len(departments)],
+                city=_department(departments, n).name,
+                department=_department(departments, n),
             )
             for n, finess in enumerate(finesses)
             if finess not in existing
@@ -1215,7 +1222,7 @@ class Writer:
         for year, group in groupby(planned, key=lambda p: p.created_at.astimezone(_LOCAL).year):
             references += allocate_references(year=year, count=len(list(group)))
         connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
+        with closing(connection.connection.cursor()) as cursor:
             n_persons = sum(len(p.persons) for p in planned)
             dossier_ids = iter(reserve_ids(cursor, Dossier, len(planned)))
             patient_ids = iter(reserve_ids(cursor, Patient, n_persons))
@@ -1231,7 +1238,7 @@ class Writer:
         """Write one prepared batch in one transaction (of this thread's connection); returns how many rows."""
         with transaction.atomic():
             connection.ensure_connection()
-            with connection.connection.cursor() as cursor:
+            with closing(connection.connection.cursor()) as cursor:
                 for payload in payloads:
                     payload.table.write(cursor, payload)
         return sum(payload.count for payload in payloads)
