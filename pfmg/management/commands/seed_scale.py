@@ -283,10 +283,13 @@ def _user_ids(names: list[str]) -> dict[str, int]:
     return found
 
 
-def _department(departments: list[Department], n: int) -> Department:
-    # A stride prime to the number of departments: the first few establishments are already all over France
-    # (both laboratories' territories), the next ones fill in every department.
-    return departments[(n * 37) % len(departments)]
+def _department(by_laboratory: list[list[Department]], n: int) -> Department:
+    # The laboratories in turn, so that each gets about as many establishments (the territories do not hold
+    # as many departments each); within one, a stride prime to its number of departments, so that the first
+    # few establishments are already all over its territory and the next ones fill in every department.
+    departments = by_laboratory[n % len(by_laboratory)]
+    step = 37 if len(departments) % 37 else 1
+    return departments[(n // len(by_laboratory) * step) % len(departments)]
 
 
 def build_spread(users: dict[str, User], total: int) -> Spread:
@@ -298,6 +301,10 @@ def build_spread(users: dict[str, User], total: int) -> Spread:
     )
     if not departments:
         raise CommandError("No territory: load the reference data first (load_reference).")
+    by_laboratory = [
+        [d for d in departments if territories[d.region_id].pk == laboratory_id]
+        for laboratory_id in sorted({lab.pk for lab in territories.values()})
+    ]
     password = make_password(DEMO_PASSWORD)
     n_prescribers = max(8, math.ceil(total / DOSSIERS_PER_PRESCRIBER))
     n_establishments = max(4, math.ceil(n_prescribers / PRESCRIBERS_PER_ESTABLISHMENT))
@@ -310,10 +317,10 @@ def build_spread(users: dict[str, User], total: int) -> Spread:
         [
             Establishment(
                 finess=finess,
-                name=f"Centre hospitalier synthétique {n:05d} ({_department(departments, n).name})",
+                name=f"Centre hospitalier synthétique {n:05d} ({_department(by_laboratory, n).name})",
                 kind=Establishment.Kind.CH,
-                city=_department(departments, n).name,
-                department=_department(departments, n),
+                city=_department(by_laboratory, n).name,
+                department=_department(by_laboratory, n),
             )
             for n, finess in enumerate(finesses)
             if finess not in existing
