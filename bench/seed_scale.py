@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=20000, help="How many dossiers to add.")
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--trust-keys", action="store_true", help="Pass --trust-keys to seed_scale (PostgreSQL superuser)."
+    )
     parser.add_argument("--any-database", action="store_true", help="Seed DATABASE_URL whatever its name.")
     args = parser.parse_args()
 
@@ -63,7 +66,10 @@ class BackendWatch:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (self.own,) = cursor.fetchone()
-        self.database = connection.settings_dict["NAME"]
+        import psycopg2
+
+        self.watcher = psycopg2.connect(**connection.get_connection_params())
+        self.watcher.autocommit = True
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.done = threading.Event()
@@ -72,23 +78,13 @@ class BackendWatch:
         self.thread.start()
 
     def sample(self) -> None:
-        import subprocess
-
-        # psql rather than a Django connection: this thread must not open one (it would be one more backend).
-        pids = subprocess.run(  # noqa: S603 - fixed arguments
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-Atc",  # noqa: S607
-                f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.database}' AND backend_type = 'client backend'",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()
+        # Its own psycopg2 connection (excluded from the sum): Django's is not for this thread.
+        with self.watcher.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+            pids = [row[0] for row in cursor.fetchall()]
         for pid in map(int, pids):
             cpu = _server_cpu(pid)
             if cpu:
@@ -103,6 +99,7 @@ class BackendWatch:
         self.done.set()
         self.thread.join()
         self.sample()
+        self.watcher.close()
         return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
@@ -125,7 +122,13 @@ def run(args: argparse.Namespace) -> None:
 
     cpu_before = time.process_time()
     started = time.perf_counter()
-    call_command("seed_scale", dossiers=before[0] + args.dossiers, batch=args.batch, seed=args.seed)
+    call_command(
+        "seed_scale",
+        dossiers=before[0] + args.dossiers,
+        batch=args.batch,
+        seed=args.seed,
+        trust_keys=args.trust_keys,
+    )
     elapsed = time.perf_counter() - started
     client_cpu = time.process_time() - cpu_before
     server_cpu = backends.stop() if backends else 0.0

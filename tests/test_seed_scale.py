@@ -347,11 +347,11 @@ def test_an_interrupted_load_resumes_where_it_stopped(monkeypatch):
     written = []
     flush = seed_scale.Writer.flush
 
-    def third_batch_fails(payloads):
+    def third_batch_fails(payloads, *args):
         if len(written) == 2:
             raise RuntimeError("interrupted")
         written.append(1)
-        return flush(payloads)
+        return flush(payloads, *args)
 
     monkeypatch.setattr(seed_scale.Writer, "flush", staticmethod(third_batch_fails))
     with pytest.raises(RuntimeError, match="interrupted"):
@@ -408,6 +408,24 @@ def test_required_documents_point_to_one_stored_file_per_kind(monkeypatch):
             assert hashlib.sha256(content).hexdigest() == document.sha256
             names.add(document.file.name)
     assert len(names) == len(expected)  # shared, not one file per dossier
+
+
+def test_trusting_the_keys_is_for_a_postgresql_superuser_and_writes_the_same_rows():
+    if connection.vendor != "postgresql":
+        with pytest.raises(CommandError, match="for PostgreSQL"):
+            call_command("seed_scale", dossiers=10, trust_keys=True, stdout=io.StringIO())
+        return
+    call_command("seed_scale", dossiers=30, trust_keys=True, stdout=io.StringIO())
+    trusted = sorted(map(drawn, Dossier.objects.all()))
+    assert len(trusted) == 30
+    # What the skipped checks would have looked for: a key pointing nowhere.
+    assert not DossierEvent.objects.exclude(actor_id__in=User.objects.values("pk")).exists()
+    assert not DossierPerson.objects.exclude(patient_id__in=Patient.objects.values("pk")).exists()
+    assert not Sample.objects.exclude(person_id__in=DossierPerson.objects.values("pk")).exists()
+    assert not Sample.objects.exclude(shipment_id__in=Shipment.objects.values("pk")).exists()
+    wipe()
+    seed(dossiers=30, seed=42)
+    assert sorted(map(drawn, Dossier.objects.all())) == trusted
 
 
 def test_refuses_outside_demo_mode(settings):

@@ -1241,11 +1241,17 @@ class Writer:
         return [table.take() for table in self.tables]
 
     @staticmethod
-    def flush(payloads: list[Payload]) -> int:
-        """Write one prepared batch in one transaction (of this thread's connection); returns how many rows."""
+    def flush(payloads: list[Payload], trust_keys: bool = False) -> int:
+        """Write one prepared batch in one transaction (of this thread's connection); returns how many rows.
+
+        ``trust_keys`` (PostgreSQL, superuser): the foreign-key triggers do not fire in this transaction. Half
+        of the server's work is those checks, row by row at commit, for rows whose keys were all read from the
+        database or reserved from its sequences moments before."""
         with transaction.atomic():
             connection.ensure_connection()
             with closing(connection.connection.cursor()) as cursor:
+                if trust_keys:
+                    cursor.execute("SET LOCAL session_replication_role = replica")
                 for payload in payloads:
                     payload.table.write(cursor, payload)
         return sum(payload.count for payload in payloads)
@@ -1445,12 +1451,22 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch", type=int, default=5000, help="Dossiers per transaction (%(default)s).")
         parser.add_argument("--seed", type=int, default=42, help="Random seed (%(default)s).")
+        parser.add_argument(
+            "--trust-keys",
+            action="store_true",
+            help="PostgreSQL, as a superuser: skip the foreign-key checks of the rows written (about half the "
+            "server's work). Every other constraint is still checked. For throw-away load-test databases.",
+        )
 
-    def handle(self, *args, dossiers: int, batch: int, seed: int, **options) -> None:
+    def handle(
+        self, *args, dossiers: int, batch: int, seed: int, trust_keys: bool = False, **options
+    ) -> None:
         if not settings.DEMO_MODE:
             raise CommandError("seed_scale runs only in demo mode (DEMO_MODE=true): it seeds demo accounts.")
         if dossiers < 1 or batch < 1:
             raise CommandError("--dossiers and --batch must be positive.")
+        if trust_keys:
+            self._check_may_trust_keys()
         started = time.perf_counter()
         call_command("load_reference", verbosity=0, stdout=self.stdout)
         users = seed_people()
@@ -1489,7 +1505,7 @@ class Command(BaseCommand):
                 planned = [planner.dossier(ordinal) for ordinal in ordinals]
                 if not pipelined:
                     with transaction.atomic():
-                        Writer.flush(writer.prepare(planned))
+                        Writer.flush(writer.prepare(planned), trust_keys)
                     done(len(ordinals))
                     continue
                 payloads = writer.prepare(planned)
@@ -1497,7 +1513,7 @@ class Command(BaseCommand):
                 if writing is not None:
                     writing[0].result()  # at most one batch in flight: memory stays flat
                     done(writing[1])
-                writing = (pool.submit(Writer.flush, payloads), len(ordinals))
+                writing = (pool.submit(Writer.flush, payloads, trust_keys), len(ordinals))
             if writing is not None:
                 writing[0].result()
                 done(writing[1])
@@ -1509,6 +1525,18 @@ class Command(BaseCommand):
                 f"Created {added} dossiers in {elapsed:.1f}s: {added / elapsed:.0f} dossiers/second."
             )
         )
+
+    @staticmethod
+    def _check_may_trust_keys() -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError("--trust-keys is for PostgreSQL.")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('is_superuser')")
+            (superuser,) = cursor.fetchone()
+        if superuser != "on":
+            raise CommandError(
+                "--trust-keys needs a PostgreSQL superuser (it sets session_replication_role)."
+            )
 
     def _planner(self, seed: int, spread: Spread) -> Planner:
         # Midnight rather than now, so that two runs on the same day with the same seed write the same dates.
