@@ -345,7 +345,7 @@ def build_spread(users: dict[str, User], total: int) -> Spread:
         finess = finesses[n % n_establishments]
         return establishment_ids[finess], region_of[finess]
 
-    prescriber_specs = []
+    prescriber_specs: list[dict[str, Any]] = []
     for n in range(n_prescribers):
         establishment_id, _region = establishment_of(n)
         prescriber_specs.append(
@@ -367,12 +367,11 @@ def build_spread(users: dict[str, User], total: int) -> Spread:
         prescriber(prescriber_ids[spec["username"]], *establishment_of(n))
         for n, spec in enumerate(prescriber_specs)
     ]
-    demo_prescribers = [
-        prescriber(
-            users[name].pk, users[name].establishment_id, users[name].establishment.department.region_id
-        )
-        for name in ("prescriber", "prescriber2")
-    ]
+    demo_prescribers = []
+    for name in ("prescriber", "prescriber2"):
+        site = users[name].establishment
+        assert site is not None  # seed_people attaches both demo prescribers
+        demo_prescribers.append(prescriber(users[name].pk, site.pk, site.department.region_id))
 
     # Assistants, each for a handful of prescribers; the demo assistant helps a few synthetic ones besides.
     n_assistants = math.ceil(n_prescribers / PRESCRIBERS_PER_ASSISTANT)
@@ -929,6 +928,13 @@ def _sqlite_converter(model_field: models.Field) -> Callable[[Any], Any]:
     return lambda value: value
 
 
+def _column(model: type[models.Model], name: str) -> models.Field:
+    column = model._meta.get_field(name)
+    if not isinstance(column, models.Field) or column.column is None:
+        raise ValueError(f"{model.__name__}.{name} is not a column.")
+    return column
+
+
 class Table:
     """Rows of one model, written in one statement per batch: COPY on PostgreSQL, executemany elsewhere.
 
@@ -939,7 +945,7 @@ class Table:
 
     def __init__(self, model: type[models.Model], names: tuple[str, ...]) -> None:
         meta = model._meta
-        provided = [meta.get_field(name) for name in names]
+        provided = [_column(model, name) for name in names]
         rest: list[models.Field] = []
         for column in meta.concrete_fields:
             if (
@@ -1001,7 +1007,7 @@ class Table:
         )
 
     def write(self, cursor, payload: Payload) -> None:
-        if not payload.count:
+        if not payload.rows:
             return
         if self.copy:
             cursor.copy_expert(f"COPY {self.table} ({self.columns}) FROM STDIN", payload.data)
@@ -1014,7 +1020,7 @@ class Table:
 
 class Payload(NamedTuple):
     table: Table
-    count: int
+    rows: int
     data: Any  # io.StringIO for COPY, a list of tuples for executemany
 
 
@@ -1254,7 +1260,7 @@ class Writer:
                     cursor.execute("SET LOCAL session_replication_role = replica")
                 for payload in payloads:
                     payload.table.write(cursor, payload)
-        return sum(payload.count for payload in payloads)
+        return sum(payload.rows for payload in payloads)
 
     def _rows(
         self, p: PlannedDossier, reference: str, dossier_id: int, patient_ids, person_ids, shipment_ids
