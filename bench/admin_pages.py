@@ -3,9 +3,10 @@
     DATABASE_URL=postgres://…/pfmg_bench DEBUG=false SECRET_KEY=… .venv/bin/python bench/admin_pages.py [--repeat 5]
 
 For each page: median and slowest time of ``--repeat`` requests after one warm-up, the queries of one request
-and the size of its HTML, through Django's test client logged in as a superuser (``bench-admin``, created if
-missing; ``force_login`` skips the second factor, as in the tests). Reads the seeded database (run
-``manage.py seed_scale`` first); writes only the superuser and the audit trail's entries for the requests.
+and their time in the database (on a loaded machine the rendering's share of the total grows with the load, not
+with the data), and the size of its HTML; through Django's test client logged in as a superuser
+(``bench-admin``, created if missing; ``force_login`` skips the second factor, as in the tests). Reads the
+seeded database (run ``manage.py seed_scale`` first); writes only that superuser and the audit trail's entries.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main() -> None:
         "audit search reference": f"/admin/audit/auditentry/?q={reference}",
     }
     results = []
-    print(f"{'page':34} {'status':>6} {'median ms':>10} {'max ms':>8} {'queries':>8} {'kB':>7}")
+    print(f"{'page':34} {'status':>6} {'median ms':>10} {'max ms':>8} {'queries':>8} {'SQL ms':>7} {'kB':>7}")
     for name, url in pages.items():
         response = client.get(url)  # warm-up
         times = []
@@ -96,12 +97,13 @@ def main() -> None:
             "median_ms": round(statistics.median(times), 1),
             "max_ms": round(max(times), 1),
             "queries": len(queries),
+            "sql_ms": round(sum(float(q["time"]) for q in queries.captured_queries) * 1000, 1),
             "kB": round(len(response.content) / 1024, 1),
         }
         results.append(row)
         print(
             f"{name:34} {row['status']:>6} {row['median_ms']:>10} {row['max_ms']:>8} {row['queries']:>8} "
-            f"{row['kB']:>7}"
+            f"{row['sql_ms']:>7} {row['kB']:>7}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -98,10 +100,10 @@ class LargeTableAdminMixin:
       reads the distinct years of the whole table) nor a ``list_filter`` over a column without choices (a
       DISTINCT over the whole table)."""
 
-    paginator = BoundedPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    date_hierarchy = None
+    paginator: ClassVar[type] = BoundedPaginator
+    show_full_result_count: ClassVar[bool] = False
+    show_facets: ClassVar[admin.ShowFacets] = admin.ShowFacets.NEVER
+    date_hierarchy: ClassVar[str | None] = None
     # The query string's search term is upper-cased first where the searched columns are stored upper-case
     # (dossier references), so that an exact or prefix lookup finds them.
     search_term_upper = False

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -429,7 +431,7 @@ class ByDossierReferenceAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     search_help_text = _("Début de la référence du dossier.")
     search_term_upper = True
     ordering = ("-pk",)
-    sortable_by = ()
+    sortable_by: ClassVar[tuple[str, ...]] = ()
 
 
 @admin.register(DossierEvent)
@@ -493,6 +495,8 @@ class DossierPhenotypeAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
     list_display = ("dossier", "term", "present")
     list_filter = ("present",)
     search_help_text = _("Début de la référence du dossier, ou identifiant HPO (HP:0001250).")
+    list_select_related = ("dossier", "term")
+    readonly_fields = ("dossier", "term", "present")
 
     def get_search_results(self, request, queryset, search_term):
         # One indexed condition per word, chosen by its shape: an OR across the join (reference or term) would
@@ -503,9 +507,6 @@ class DossierPhenotypeAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
             else:
                 queryset = queryset.filter(dossier__reference__startswith=word)
         return queryset, False
-
-    list_select_related = ("dossier", "term")
-    readonly_fields = ("dossier", "term", "present")
 
     def has_add_permission(self, request):
         return False

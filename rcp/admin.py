@@ -1,6 +1,8 @@
 """RCP-FMG meetings and their records in the admin. Decisions, corrections, sheet entries and conclusions are
 read-only: they are written by the services (a correction is a new record, never an edit)."""
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +19,7 @@ class _ReadOnly(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     search_help_text = _("Début de la référence du dossier.")
     search_term_upper = True
     ordering = ("-pk",)
-    sortable_by = ()
+    sortable_by: ClassVar[tuple[str, ...]] = ()
 
 
 class AgendaItemInline(admin.TabularInline):
