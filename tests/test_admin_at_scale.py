@@ -247,3 +247,23 @@ def test_the_admin_s_own_trail_still_records_changelist_views(client, superuser)
         Action.ADMIN_VIEW,
         superuser,
     )
+
+
+def test_the_orpha_field_is_searched_as_one_types(client, superuser):
+    from ontology.models import OrphaDisease
+
+    client.force_login(superuser)
+    disease = OrphaDisease.objects.filter(name__icontains="marfan").order_by("id").first()
+    assert disease is not None
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "prescriptions",
+            "model_name": "dossier",
+            "field_name": "suspected_diagnosis",
+            "term": "Marfan",
+        },
+    )
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert str(disease.pk) in {r["id"] for r in results} and len(results) < 50
