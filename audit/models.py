@@ -70,7 +70,13 @@ class AuditEntry(models.Model):
         ordering = ["-seq"]
         verbose_name = _("entrée de traçabilité")
         verbose_name_plural = _("traçabilité des accès")
-        indexes = [models.Index(fields=["actor", "at"], name="audit_actor_at")]
+        indexes = [
+            models.Index(fields=["actor", "at"], name="audit_actor_at"),
+            # The admin's changelist, newest first: searched by a username (exact) or filtered by an action,
+            # its page and its bounded count read one index range instead of the whole trail.
+            models.Index(fields=["actor_username", "seq"], name="audit_username_seq"),
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from pfmg.admin_base import ReadOnlyAdminMixin
+from pfmg.admin_base import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 from .models import ConsentRecord, ConsentTemplate, ConsentTemplateVersion, DataDeletion, Withdrawal
 
@@ -53,14 +54,22 @@ class WithdrawalInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentRecordAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     """Read-only: consents are recorded and withdrawn from the dossier's consent page (through the services)."""
 
     list_display = ("person", "signed_on", "analysis_accepted", "additional_findings", "research_reuse")
     list_filter = ("analysis_accepted", "additional_findings", "research_reuse", "collector_kind")
-    search_fields = ("person__dossier__reference",)
+    search_fields = ("person__dossier__reference__startswith",)
+    search_help_text = _("Début de la référence du dossier.")
+    search_term_upper = True
+    list_select_related = ("person__patient",)
+    ordering = ("-pk",)
+    sortable_by = ()
     inlines = [WithdrawalInline]
 
     def get_readonly_fields(self, request, obj=None):
@@ -68,11 +77,16 @@ class ConsentRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DataDeletion)
-class DataDeletionAdmin(admin.ModelAdmin):
+class DataDeletionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("dossier", "requested_at", "due_on", "purged_at", "files_deleted")
     list_filter = ("purged_at",)
     readonly_fields = ("dossier", "requested_at", "purged_at", "files_deleted")
-    search_fields = ("dossier__reference",)
+    search_fields = ("dossier__reference__startswith",)
+    search_help_text = _("Début de la référence du dossier.")
+    search_term_upper = True
+    list_select_related = ("dossier",)
+    ordering = ("due_on", "pk")
+    sortable_by = ("due_on",)
 
     def has_add_permission(self, request):
         return False

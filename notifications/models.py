@@ -65,7 +65,11 @@ class OutboxEmail(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("e-mail sortant")
         verbose_name_plural = _("e-mails sortants")
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            # The admin's search by recipient address (exact), among every e-mail ever sent.
+            models.Index(fields=["to"], name="outbox_email_to_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(state="sent") | Q(sent_at__isnull=False), name="sent_email_has_a_date"

@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from pfmg.admin_base import ReadOnlyAdminMixin
+from pfmg.admin_base import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 from . import services
 from .models import (
@@ -26,12 +26,21 @@ from .models import (
 class LaboratoryMembershipInline(admin.TabularInline):
     model = LaboratoryMembership
     extra = 0
+    # A laboratory's page lists its members: each row's user is searched as one types, not a <select> of
+    # every account of the country.
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "laboratory")
 
 
 class RcpMembershipInline(admin.TabularInline):
     model = RcpMembership
     extra = 0
-    autocomplete_fields = ["rcp"]
+    autocomplete_fields = ["rcp", "user"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "rcp")
 
 
 @admin.register(User)
@@ -165,13 +174,16 @@ class CounsellorSupervisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     """Tokens are issued by the API only; here they are listed and revoked (a revoked token stays listed, with its
     dates: nothing is deleted). The hash is never shown."""
 
     list_display = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at", "expires_at")
-    search_fields = ("prefix", "user__username")
+    search_fields = ("prefix__startswith", "user__username__exact")
+    search_help_text = _("Début du préfixe du jeton, ou identifiant exact de son utilisateur.")
+    ordering = ("-pk",)
+    sortable_by = ("prefix",)
     fields = ("prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     list_select_related = ("user",)

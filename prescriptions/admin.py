@@ -1,13 +1,17 @@
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from pfmg.admin_base import ReadOnlyAdminMixin
+from pfmg.admin_base import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 from .catalogue import CatalogueError, revise_pre_indication
 from .models import (
@@ -176,7 +180,7 @@ class PreIndicationDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """An identity linked to a dossier that has left draft is read-only (identity corrections go through the
     portal, which records them)."""
 
@@ -198,7 +202,11 @@ class PatientAdmin(admin.ModelAdmin):
         "is_fetus",
         "is_deceased",
     )
-    list_filter = ("sex", "is_fetus", "is_deceased")
+    # Fetuses and deceased persons are a few in millions: filtering on those unindexed columns would read the
+    # whole table to find a page (and the bounded count) of them.
+    list_filter = ("sex",)
+    ordering = ("-pk",)
+    sortable_by = ()
     # No search by name or INS: the admin's search is a GET, and an identity in a URL ends up in access logs.
     # A patient is reached from their dossier (search dossiers and persons by reference); the auditor's "who
     # accessed this patient" asks for an INS by POST.
@@ -213,6 +221,9 @@ class DossierPersonInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("patient")
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -230,6 +241,9 @@ class DossierPhenotypeInline(_ReadOnlyInline):
     model = DossierPhenotype
     fields = ("term", "present")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("term")
+
 
 class PriorTestInline(_ReadOnlyInline):
     model = PriorTest
@@ -239,6 +253,9 @@ class PriorTestInline(_ReadOnlyInline):
 class DossierDocumentInline(_ReadOnlyInline):
     model = DossierDocument
     fields = ("label", "content_type", "size", "sha256", "uploaded_by", "uploaded_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
 
 
 class DossierEventInline(admin.TabularInline):
@@ -261,8 +278,14 @@ class TransitionForm(forms.Form):
     reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+def _reference_prefix(term: str) -> Q:
+    """Dossiers whose reference starts with ``term``: what the reference's unique index (and on PostgreSQL its
+    ``varchar_pattern_ops`` twin) serves. References are stored upper-case."""
+    return Q(reference__startswith=term.upper())
+
+
 @admin.register(Dossier)
-class DossierAdmin(ClinicalContentAdmin):
+class DossierAdmin(LargeTableAdminMixin, ClinicalContentAdmin):
     change_form_template = "admin/prescriptions/dossier/change_form.html"
     list_display = (
         "reference",
@@ -274,9 +297,25 @@ class DossierAdmin(ClinicalContentAdmin):
         "created_at",
     )
     list_filter = ("status", "laboratory", "pre_indication_version__pre_indication__category", "rcp")
-    search_fields = ("reference", "prescriber__last_name")  # never a patient's name: see PatientAdmin
+    # Never a patient's name: see PatientAdmin. See get_search_results for what is searched, and how.
+    search_fields = ("reference",)
+    search_help_text = _("Début de la référence du dossier, ou début du nom de famille du prescripteur.")
     list_select_related = ("pre_indication_version", "prescriber", "establishment", "laboratory")
-    date_hierarchy = "created_at"
+    # Newest first by the primary key: created_at has no index, and sorting millions of rows on it for each
+    # page is what made deep pages slow. The reference (unique) is the one other column sorted through an index.
+    ordering = ("-pk",)
+    sortable_by = ("reference",)
+    # 4,000 ORPHA diseases: searched as one types, not shipped as a <select> on every draft's page.
+    autocomplete_fields = ("suspected_diagnosis",)
+    change_page_related = (
+        "pre_indication_version",
+        "prescriber",
+        "entered_by",
+        "establishment",
+        "rcp",
+        "laboratory",
+        "suspected_diagnosis",
+    )
     # Read-only: a dossier changes through its services (the transitions below, routing with a reason),
     # so that every change leaves its trace in the timeline.
     readonly_fields = (
@@ -298,6 +337,32 @@ class DossierAdmin(ClinicalContentAdmin):
         DossierDocumentInline,
         DossierEventInline,
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Each word is the start of a reference or of a prescriber's family name. The prescribers are looked up
+        first (the users table is small), so that the dossiers' condition is an OR of two indexed columns of
+        the same table, ``reference LIKE 'X%' OR prescriber_id IN (…)``, instead of an OR across a join that
+        no index serves (a scan of every dossier)."""
+        for word in search_term.split():
+            prescribers = list(
+                get_user_model().objects.filter(last_name__istartswith=word).values_list("pk", flat=True)
+            )
+            queryset = queryset.filter(_reference_prefix(word) | Q(prescriber__in=prescribers))
+        return queryset, False
+
+    def get_object(self, request, object_id, from_field=None):
+        # The change page shows every foreign key read-only: one query for the dossier and what it points to,
+        # asked once per request although change_view (for the actions) and the form both want it.
+        cache = request.__dict__.setdefault("_pfmg_admin_dossier", {})
+        key = (object_id, from_field)
+        if key not in cache:
+            queryset = self.get_queryset(request).select_related(*self.change_page_related)
+            field = Dossier._meta.pk if from_field is None else Dossier._meta.get_field(from_field)
+            try:
+                cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
+            except (Dossier.DoesNotExist, ValidationError, ValueError):
+                cache[key] = None
+        return cache[key]
 
     def has_add_permission(self, request):
         # A dossier is created by its prescriber (or their assistant) in the portal, never from the admin.
@@ -358,20 +423,35 @@ class DossierAdmin(ClinicalContentAdmin):
         return TemplateResponse(request, "admin/prescriptions/dossier/transition.html", context)
 
 
+class ByDossierReferenceAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+    """A table of a dossier's parts, searched by the start of the dossier's reference (an index range on the
+    dossier, then the part's index on its dossier)."""
+
+    search_fields = ("dossier__reference__startswith",)
+    search_help_text = _("Début de la référence du dossier.")
+    search_term_upper = True
+    ordering = ("-pk",)
+    sortable_by: ClassVar[tuple[str, ...]] = ()
+
+
 @admin.register(DossierEvent)
-class DossierEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DossierEventAdmin(ReadOnlyAdminMixin, ByDossierReferenceAdmin):
     list_display = ("dossier", "at", "actor", "transition", "from_status", "to_status")
-    list_filter = ("transition", "to_status")
-    search_fields = ("dossier__reference",)
+    # Not the transition's name: a field without choices is filtered through a DISTINCT over the whole
+    # timeline. The status reached says the same, from a short list of choices.
+    list_filter = ("to_status", "kind")
     list_select_related = ("dossier", "actor")
-    date_hierarchy = "at"
+    # Newest recorded first, by primary key: a deep page's OFFSET then walks the primary key's index alone.
+    # (The date's index serves sorting on it too, but reads the table's rows to break its ties.)
+    ordering = ("-pk",)
+    sortable_by = ("at",)
 
 
 @admin.register(DossierPerson)
-class DossierPersonAdmin(ClinicalContentAdmin):
+class DossierPersonAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
     list_display = ("dossier", "relationship", "patient", "affected", "to_be_sequenced")
     list_filter = ("relationship", "affected", "to_be_sequenced")
-    search_fields = ("dossier__reference",)  # never a patient's name: see PatientAdmin
+    # Searched by the dossier's reference only, never a patient's name: see PatientAdmin.
     list_select_related = ("dossier", "patient")
     raw_id_fields = ["dossier", "patient"]
 
@@ -384,12 +464,11 @@ class ReferenceCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DossierDocument)
-class DossierDocumentAdmin(ClinicalContentAdmin):
+class DossierDocumentAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
     """Listed for the audit; the files are downloaded from the dossier page, where access is checked."""
 
     list_display = ("label", "dossier", "content_type", "size", "uploaded_by", "uploaded_at")
     list_filter = ("content_type",)
-    search_fields = ("dossier__reference", "label")
     list_select_related = ("dossier", "uploaded_by")
     readonly_fields = (
         "dossier",
@@ -412,22 +491,31 @@ class DossierDocumentAdmin(ClinicalContentAdmin):
 
 
 @admin.register(DossierPhenotype)
-class DossierPhenotypeAdmin(ClinicalContentAdmin):
+class DossierPhenotypeAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
     list_display = ("dossier", "term", "present")
     list_filter = ("present",)
-    search_fields = ("dossier__reference", "term__name", "term__id")
+    search_help_text = _("Début de la référence du dossier, ou identifiant HPO (HP:0001250).")
     list_select_related = ("dossier", "term")
     readonly_fields = ("dossier", "term", "present")
+
+    def get_search_results(self, request, queryset, search_term):
+        # One indexed condition per word, chosen by its shape: an OR across the join (reference or term) would
+        # be served by no index.
+        for word in search_term.upper().split():
+            if word.startswith("HP:"):
+                queryset = queryset.filter(term_id=word)
+            else:
+                queryset = queryset.filter(dossier__reference__startswith=word)
+        return queryset, False
 
     def has_add_permission(self, request):
         return False
 
 
 @admin.register(PriorTest)
-class PriorTestAdmin(ClinicalContentAdmin):
+class PriorTestAdmin(ByDossierReferenceAdmin, ClinicalContentAdmin):
     list_display = ("dossier", "kind", "performed_on", "result")
     list_filter = ("kind", "result")
-    search_fields = ("dossier__reference",)
     list_select_related = ("dossier",)
     readonly_fields = ("dossier", "kind", "performed_on", "result", "details")
 
