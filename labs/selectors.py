@@ -103,11 +103,12 @@ class Step:
         return round(self.duration.total_seconds() / 86400, 1)
 
 
-def turnaround(dossier: Dossier) -> dict:
-    """Time spent in each status and end to end, read from the timeline (never from mutable fields)."""
+def turnaround(dossier: Dossier, timeline: list[DossierEvent] | None = None) -> dict:
+    """Time spent in each status and end to end, read from the timeline (never from mutable fields): the
+    dossier's events in order of time, or ``timeline`` when the page has them already."""
     events = [
         e
-        for e in dossier.events.order_by("at", "id")
+        for e in (dossier.events.order_by("at", "id") if timeline is None else timeline)
         if e.kind in (DossierEvent.Kind.CREATED, DossierEvent.Kind.TRANSITION)
     ]
     steps = []
