@@ -56,12 +56,15 @@ class Fold:
     related: tuple[str, ...] = ()
     order: tuple[str, ...] = ("pk",)
     nested: tuple[Fold, ...] = ()
+    on: str = ""  # a forward foreign key of the parent whose object holds the collection (loaded with it)
 
     @property
     def key(self) -> str:
-        return f"fold__{self.relation}"
+        return f"fold__{self.on}__{self.relation}" if self.on else f"fold__{self.relation}"
 
     def rel(self, parent_model: type[Model]):
+        if self.on:
+            parent_model = parent_model._meta.get_field(self.on).related_model
         return parent_model._meta.get_field(self.relation)
 
     def expression(self, parent_model: type[Model]) -> Subquery:
@@ -69,8 +72,9 @@ class Fold:
         rel = self.rel(parent_model)
         model = rel.related_model
         fk = rel.field
+        outer = OuterRef(parent_model._meta.get_field(self.on).attname if self.on else "pk")
         rows = (
-            model._base_manager.filter(**{fk.name: OuterRef("pk")})
+            model._base_manager.filter(**{fk.name: outer})
             .order_by()
             .values(fk.attname)
             .annotate(rows=JSONArrayAgg(self._object(model, "", _tree(self.related), self.nested)))
@@ -92,6 +96,10 @@ class Fold:
     def attach(self, parent: Model, rows) -> None:
         """Store the decoded rows on ``parent`` as its prefetched collection (or its one-to-one object)."""
         rel = self.rel(type(parent))
+        if self.on:
+            parent = getattr(parent, self.on)  # select_related with the parent, or one query
+            if parent is None:
+                return
         model = rel.related_model
         if isinstance(rows, str):  # some backends hand a JSON subquery back as text
             rows = json.loads(rows)

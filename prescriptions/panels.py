@@ -44,12 +44,12 @@ def register_fold(fold: Fold, *, under: str | None = None) -> None:
 
 def dossier_folds(base: list[Fold]) -> list[Fold]:
     """``base`` (the dossier page's own collections) and the registered ones, each with its nested folds."""
-    top = {f.relation: f for f in base}
-    top.update({relation: f for (under, relation), f in _folds.items() if under is None})
+    top = {f.key: f for f in base}
+    top.update({f.key: f for (under, _relation), f in _folds.items() if under is None})
     for (under, _relation), f in _folds.items():
         if under is not None:
-            parent = top[under]
-            top[under] = dataclasses.replace(parent, nested=(*parent.nested, f))
+            key = Fold(under).key
+            top[key] = dataclasses.replace(top[key], nested=(*top[key].nested, f))
     return list(top.values())
 
 

@@ -55,31 +55,30 @@ def dossier_list(user: User) -> QuerySet[Dossier]:
     )
 
 
-def dossier_detail(user: User, pk: int) -> Dossier:
-    """The dossier with what its page shows, or Dossier.DoesNotExist (a 404) if ``user`` may not see it."""
-    return (
-        dossier_list(user)
-        .select_related("suspected_diagnosis")
-        .prefetch_related(
-            "persons__patient",
-            "pre_indication_version__documents",
-            "pre_indication_version__pre_indication",
-            "phenotypes__term",
-            "prior_tests",
-            "documents__expected",
-        )
-        .get(pk=pk)
-    )
-
-
-# What the dossier page shows of the dossier's own collections, loaded with it (prescriptions.folding).
-PAGE_FOLDS = [
+# What every screen of a dossier reads of its collections (its persons, clinic, documents and the documents
+# its pre-indication expects), loaded with it in its one query (prescriptions.folding).
+DETAIL_FOLDS = [
     Fold("persons", related=("patient",)),
     Fold("phenotypes", related=("term",), order=("-present", "term_id")),
     Fold("prior_tests", order=("performed_on", "id")),
     Fold("documents", related=("expected",), order=("uploaded_at", "id")),
-    Fold("events", related=("actor",), order=("at", "id")),
+    Fold("documents", on="pre_indication_version", order=("position",)),
 ]
+
+
+def dossier_detail(user: User, pk: int) -> Dossier:
+    """The dossier with its collections, or Dossier.DoesNotExist (a 404) if ``user`` may not see it. The
+    user's memberships are read once for the rules the screen will ask (``User.load_memberships``)."""
+    if user.is_authenticated and "_memberships" not in user.__dict__:
+        user.load_memberships()
+    queryset = dossier_list(user).select_related(
+        "pre_indication_version__pre_indication", "suspected_diagnosis"
+    )
+    return unfold(fold(queryset, DETAIL_FOLDS).get(pk=pk), DETAIL_FOLDS)
+
+
+# What the dossier page shows of the dossier's own collections, loaded with it (prescriptions.folding).
+PAGE_FOLDS = [*DETAIL_FOLDS[:4], Fold("events", related=("actor",), order=("at", "id"))]
 
 
 def dossier_page(user: User, pk: int) -> Dossier:
