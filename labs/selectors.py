@@ -80,6 +80,8 @@ def visible_report(user: User, pk: int) -> Report:
     """A report whose dossier ``user`` may see (drafts only to its laboratory), or Report.DoesNotExist."""
     from .rules import identities_hidden, may_prepare_report
 
+    if user.is_authenticated and "_memberships" not in user.__dict__:
+        user.load_memberships()  # one query for the rules below, instead of one each
     report = Report.objects.select_related("dossier").get(pk=pk, dossier__in=dossiers_visible_to(user))
     if identities_hidden.test(user, report.dossier):
         raise Report.DoesNotExist

@@ -72,7 +72,9 @@ def dossier_detail(user: User, pk: int) -> Dossier:
     if user.is_authenticated and "_memberships" not in user.__dict__:
         user.load_memberships()
     queryset = dossier_list(user).select_related(
-        "pre_indication_version__pre_indication", "suspected_diagnosis"
+        "pre_indication_version__pre_indication",
+        "suspected_diagnosis",
+        "establishment__department__region",  # the laboratory's territory, the sample types of overseas
     )
     return unfold(fold(queryset, DETAIL_FOLDS).get(pk=pk), DETAIL_FOLDS)
 

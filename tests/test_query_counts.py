@@ -37,6 +37,8 @@ PENDING_OTHER_HELPERS = {
     "home",  # the home list
     "rcp:home",  # the RCP queue
     "rcp:meeting",  # the meeting page
+    "rcp:meeting_edit",  # reads the meeting as its page does (rcp.selectors.meeting_detail)
+    "rcp:meeting_minutes",  # likewise, then renders the minutes
     "rcp:dossier",  # the RCP sheet
     "labs_queue",  # the laboratory queue
     "notifications_inbox",  # the notifications list
