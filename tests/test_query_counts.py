@@ -274,3 +274,54 @@ def test_the_dossier_page_costs_the_same_whatever_the_dossier_holds(demo, key):
         transaction.set_rollback(True)
     assert "CROISSANCE2" in page and "Note 4" in page  # the page shows what was added
     assert after == before
+
+
+def _values(obj) -> tuple:
+    return tuple(getattr(obj, f.attname) for f in obj._meta.concrete_fields)
+
+
+def test_what_the_dossier_page_loads_in_one_query_is_what_the_database_holds(demo):
+    """Every collection the dossier page folds into its one query (prescriptions.folding), decoded back, equals
+    the same rows read the ordinary way: every column, in the same order, with their related rows."""
+    from consent.models import ConsentRecord
+    from people.models import User
+    from prescriptions import selectors
+    from prescriptions.models import Dossier
+    from prescriptions.panels import dossier_folds
+
+    admin = User.objects.get(username="admin")
+    folds = dossier_folds(selectors.PAGE_FOLDS)
+    checked = set()
+    for pk in Dossier.objects.order_by("pk").values_list("pk", flat=True):
+        page = selectors.dossier_page(admin, pk)
+        plain = Dossier.objects.get(pk=pk)
+        for f in folds:
+            rel = Dossier._meta.get_field(f.relation)
+            if rel.one_to_one:
+                loaded = getattr(page, f.relation, None)
+                stored = rel.related_model.objects.filter(**{rel.field.name: plain}).first()
+                assert (loaded and _values(loaded)) == (stored and _values(stored)), f.relation
+                continue
+            order = [o.replace("pk", "id") for o in f.order]
+            loaded = list(getattr(page, f.relation).all())
+            stored = list(getattr(plain, f.relation).order_by(*order))
+            assert [_values(o) for o in loaded] == [_values(o) for o in stored], f"{f.relation} of {pk}"
+            for path in f.related:
+                for a, b in zip(loaded, stored, strict=True):
+                    x, y = a, b
+                    for name in path.split("__"):
+                        x, y = getattr(x, name), getattr(y, name)
+                    assert (x and _values(x)) == (y and _values(y)), f"{f.relation}.{path} of {pk}"
+            if loaded:
+                checked.add(f.relation)
+        for person in page.persons.all():
+            stored = ConsentRecord.objects.filter(person=person).first()
+            loaded = getattr(person, "consent", None)
+            assert (loaded and _values(loaded)) == (stored and _values(stored))
+            if stored:
+                checked.add("consent")
+                assert [_values(w) for w in loaded.withdrawals.all()] == [
+                    _values(w) for w in stored.withdrawals.order_by("withdrawn_on", "id")
+                ]
+    # The demo exercises each kind of column: dates, times, decimals (runs), booleans, JSON, files.
+    assert {"persons", "phenotypes", "events", "samples", "reports", "sequencing_runs", "consent"} <= checked
