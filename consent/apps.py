@@ -10,16 +10,17 @@ class ConsentConfig(AppConfig):
     def ready(self) -> None:
         from pfmg.nav import register_nav
         from prescriptions.conditions import register_requirement
-        from prescriptions.panels import register_dedicated_screen, register_panel
+        from prescriptions.panels import register_dedicated_screen, register_fold, register_panel
         from prescriptions.services import transition_recorded
 
         from . import rules  # noqa: F401 - registers the permissions
-        from .selectors import finalise_requirement
+        from .selectors import PANEL_FOLD, finalise_requirement
         from .services import on_transition_recorded
         from .views import panel_context
 
         register_requirement("finalise", finalise_requirement)
         register_panel(key="consent", template="consent/panel.html", context=panel_context, order=30)
+        register_fold(PANEL_FOLD, under="persons")
         # A full withdrawal is recorded for a person, with its date and circumstances: on the consents page.
         register_dedicated_screen(
             "withdraw", lambda dossier: reverse("consent:dossier", args=[dossier.pk]) + "#retrait"

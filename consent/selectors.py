@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from people.models import User
+from prescriptions.folding import Fold, folded
 from prescriptions.models import Category, Dossier, DossierPerson, DossierPhenotype
 
 from .models import (
@@ -97,8 +98,25 @@ def consents_for(user: User, dossier: Dossier) -> list[DossierPerson] | None:
     return persons
 
 
+# Each person's consent and its withdrawals, loaded with the dossier on its page (prescriptions.folding): the
+# panel and the finalise requirement read them there.
+PANEL_FOLD = Fold(
+    "consent",
+    related=("template_version__template", "collected_by", "supervising_geneticist"),
+    nested=(Fold("withdrawals", order=("withdrawn_on", "id")),),
+)
+
+
 def missing_consents(dossier: Dossier) -> list[DossierPerson]:
     """The persons to be sequenced without a signed consent that accepts the analysis (for the finalise gate)."""
+    persons = folded(dossier, "persons")
+    if persons is not None and all(PANEL_FOLD.relation in p._state.fields_cache for p in persons):
+        return [
+            p
+            for p in persons
+            if p.to_be_sequenced
+            and not ((consent := getattr(p, "consent", None)) is not None and consent.accepts_analysis)
+        ]
     accepted = ConsentRecord.objects.filter(person=OuterRef("pk"), analysis_accepted=True).exclude(
         Exists(Withdrawal.objects.filter(consent=OuterRef("pk"), scope=Withdrawal.Scope.ALL))
     )

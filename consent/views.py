@@ -26,9 +26,12 @@ def panel_context(request, dossier: Dossier) -> dict | None:
     """The consents section of the dossier page, for those who care for the dossier only."""
     if dossier.status == Dossier.Status.DRAFT:
         return None
-    persons = selectors.consents_for(request.user, dossier)
-    if persons is None:
-        return None
+    if not cares_for_dossier.test(request.user, dossier):
+        return None  # consent data are not shown to laboratories nor to RCP members
+    # ``selectors.consents_for`` from what the page loaded with the dossier (selectors.PANEL_FOLD).
+    persons = [p for p in dossier.persons.all() if p.to_be_sequenced]
+    for person in persons:
+        person.consent_record = getattr(person, "consent", None)
     return {"persons": persons, "url": reverse("consent:dossier", args=[dossier.pk])}
 
 

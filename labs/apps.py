@@ -13,7 +13,7 @@ class LabsConfig(AppConfig):
         from pfmg.nav import register_nav
         from pfmg.renders import register_render_sweep
         from prescriptions.conditions import register_requirement
-        from prescriptions.panels import register_dedicated_screen, register_panel
+        from prescriptions.panels import register_dedicated_screen, register_fold, register_panel
         from prescriptions.services import transition_recorded
 
         from . import conditions, panels, pdf, services
@@ -33,6 +33,8 @@ class LabsConfig(AppConfig):
             order=40,
         )
         register_panel(key="labs", template="labs/panel.html", context=panels.panel_context, order=60)
+        for fold in panels.FOLDS:
+            register_fold(fold)
         screens = {
             "ship_samples": "labs_samples",
             "receive": "labs_reception",

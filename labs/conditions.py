@@ -6,19 +6,28 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from people.models import LaboratoryMembership
+from prescriptions.folding import folded
 from prescriptions.models import Dossier
 
 from .models import AnalysisAssignment, Report, Sample, SequencingRun, Shipment
 
+# Each check reads what the dossier page loaded with the dossier (``folded``: labs.panels.FOLDS), or asks.
+
 
 def persons_to_sequence(dossier: Dossier) -> list:
-    return [p for p in dossier.persons.select_related("patient") if p.to_be_sequenced]
+    persons = folded(dossier, "persons")
+    if persons is None:
+        persons = dossier.persons.select_related("patient")
+    return [p for p in persons if p.to_be_sequenced]
 
 
 def latest_samples(dossier: Dossier) -> dict[int, Sample]:
     """Each person's latest sample (a new tube replaces a non-conform one)."""
     latest: dict[int, Sample] = {}
-    for sample in Sample.objects.filter(dossier=dossier).order_by("recorded_at", "id"):
+    samples = folded(dossier, "samples")  # in the same order
+    if samples is None:
+        samples = Sample.objects.filter(dossier=dossier).order_by("recorded_at", "id")
+    for sample in samples:
         latest[sample.person_id] = sample
     return latest
 
@@ -36,7 +45,7 @@ def samples_shipped(dossier: Dossier) -> list[str]:
             missing.append(_("Prélèvement à enregistrer pour : %(who)s.") % {"who": _who(person)})
         elif sample.shipment_id is None:
             missing.append(_("Prélèvement de %(who)s à joindre à une expédition.") % {"who": _who(person)})
-    if not missing and not Shipment.objects.filter(dossier=dossier, declared_at__isnull=True).exists():
+    if not missing and not _undeclared_shipment(dossier):
         missing.append(_("Aucune nouvelle expédition : indiquez le transporteur et le numéro de suivi."))
     return missing
 
@@ -58,14 +67,28 @@ def samples_conform(dossier: Dossier) -> list[str]:
     return missing
 
 
+def _undeclared_shipment(dossier: Dossier) -> bool:
+    shipments = folded(dossier, "shipments")
+    if shipments is not None:
+        return any(s.declared_at is None for s in shipments)
+    return Shipment.objects.filter(dossier=dossier, declared_at__isnull=True).exists()
+
+
 def run_recorded(dossier: Dossier) -> list[str]:
-    if SequencingRun.objects.filter(dossier=dossier).exists():
+    runs = folded(dossier, "sequencing_runs")
+    if runs if runs is not None else SequencingRun.objects.filter(dossier=dossier).exists():
         return []
     return [_("Identifiant du run et indicateurs qualité (profondeur, part à 20x) à enregistrer.")]
 
 
 def interpreter_assigned(dossier: Dossier) -> list[str]:
-    assignment = AnalysisAssignment.objects.filter(dossier=dossier).order_by("-assigned_at", "-id").first()
+    assignments = folded(dossier, "analysis_assignments")  # newest first
+    if assignments is not None:
+        assignment = assignments[0] if assignments else None
+    else:
+        assignment = (
+            AnalysisAssignment.objects.filter(dossier=dossier).order_by("-assigned_at", "-id").first()
+        )
     if assignment is None:
         return [_("Aucun·e interprète n'est désigné·e.")]
     if not LaboratoryMembership.objects.filter(
@@ -76,7 +99,11 @@ def interpreter_assigned(dossier: Dossier) -> list[str]:
 
 
 def report_ready_to_sign(dossier: Dossier) -> list[str]:
-    draft = Report.objects.filter(dossier=dossier, signed_at__isnull=True).order_by("-version").first()
+    reports = folded(dossier, "reports")  # newest version first
+    if reports is not None:
+        draft = next((r for r in reports if r.signed_at is None), None)
+    else:
+        draft = Report.objects.filter(dossier=dossier, signed_at__isnull=True).order_by("-version").first()
     if draft is None:
         return [_("Aucun compte rendu à signer : déposez le PDF ou rédigez-le.")]
     if not draft.file:
@@ -87,7 +114,12 @@ def report_ready_to_sign(dossier: Dossier) -> list[str]:
 
 
 def report_signed(dossier: Dossier) -> list[str]:
-    if Report.objects.filter(dossier=dossier, signed_at__isnull=False).exists():
+    reports = folded(dossier, "reports")
+    if reports is not None:
+        signed = any(r.signed_at is not None for r in reports)
+    else:
+        signed = Report.objects.filter(dossier=dossier, signed_at__isnull=False).exists()
+    if signed:
         return []
     return [_("Aucun compte rendu signé.")]
 

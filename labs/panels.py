@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from prescriptions.folding import Fold
 from prescriptions.models import Dossier
 
 from . import rules, selectors
@@ -19,6 +20,17 @@ LAB_STEPS = {
 }
 
 
+# What the panel and the laboratory transitions' requirements read, loaded with the dossier on its page
+# (prescriptions.folding); the panel reads them as ``dossier.samples.all()``…
+FOLDS = [
+    Fold("samples", related=("person__patient", "shipment", "checked_by"), order=("recorded_at", "id")),
+    Fold("shipments", order=("created_at", "id")),
+    Fold("sequencing_runs", order=("-recorded_at", "-id")),
+    Fold("analysis_assignments", related=("interpreter",), order=("-assigned_at", "-id")),
+    Fold("reports", related=("signed_by", "created_by", "amends"), order=("-version",)),
+]
+
+
 def panel_context(request, dossier: Dossier) -> dict | None:
     if dossier.status in (S.DRAFT,):
         return None
@@ -30,24 +42,26 @@ def panel_context(request, dossier: Dossier) -> dict | None:
         S.RCP_REJECTED,
         S.RCP_VALIDATED,
     )
-    reports = [] if hidden else selectors.reports_of(dossier, user)
     lab_staff = rules.may_run_pipeline.test(user, dossier)
+    # Drafts (unsigned) only to the laboratory's staff (selectors.reports_of).
+    reports = [] if hidden else [r for r in dossier.reports.all() if r.signed_at is not None or lab_staff]
     step = LAB_STEPS.get(dossier.status) if lab_staff else None
+    shown = past_finalise and not hidden
+    events = list(dossier.events.all())
+    routed = [e for e in events if e.kind == "routed"]
     return {
         "next_step": (reverse(step[0], args=[dossier.pk]), step[1]) if step else None,
         "can_override": dossier.status in rules.ROUTABLE_STATES
         and rules.may_override_routing.test(user, dossier),
-        "routed": dossier.events.filter(kind="routed").select_related("actor").order_by("-at").first(),
+        "routed": max(routed, key=lambda e: e.at) if routed else None,
         "past_finalise": past_finalise,
         "hidden": hidden,
-        "samples": selectors.samples_of(dossier) if past_finalise and not hidden else [],
-        "shipments": selectors.shipments_of(dossier) if past_finalise and not hidden else [],
+        "samples": list(dossier.samples.all()) if shown else [],
+        "shipments": list(dossier.shipments.all()) if shown else [],
         "may_record": dossier.status == S.FINALISED and rules.may_record_samples.test(user, dossier),
         "lab_staff": lab_staff,
-        "run": dossier.sequencing_runs.order_by("-recorded_at", "-id").first(),
-        "assignment": dossier.analysis_assignments.select_related("interpreter")
-        .order_by("-assigned_at")
-        .first(),
+        "run": next(iter(dossier.sequencing_runs.all()), None),
+        "assignment": next(iter(dossier.analysis_assignments.all()), None),
         "reports": reports,
-        "turnaround": selectors.turnaround(dossier),
+        "turnaround": selectors.turnaround(dossier, events),
     }

@@ -80,6 +80,8 @@ def visible_report(user: User, pk: int) -> Report:
     """A report whose dossier ``user`` may see (drafts only to its laboratory), or Report.DoesNotExist."""
     from .rules import identities_hidden, may_prepare_report
 
+    if user.is_authenticated and "_memberships" not in user.__dict__:
+        user.load_memberships()  # one query for the rules below, instead of one each
     report = Report.objects.select_related("dossier").get(pk=pk, dossier__in=dossiers_visible_to(user))
     if identities_hidden.test(user, report.dossier):
         raise Report.DoesNotExist
@@ -103,11 +105,12 @@ class Step:
         return round(self.duration.total_seconds() / 86400, 1)
 
 
-def turnaround(dossier: Dossier) -> dict:
-    """Time spent in each status and end to end, read from the timeline (never from mutable fields)."""
+def turnaround(dossier: Dossier, timeline: list[DossierEvent] | None = None) -> dict:
+    """Time spent in each status and end to end, read from the timeline (never from mutable fields): the
+    dossier's events in order of time, or ``timeline`` when the page has them already."""
     events = [
         e
-        for e in dossier.events.order_by("at", "id")
+        for e in (dossier.events.order_by("at", "id") if timeline is None else timeline)
         if e.kind in (DossierEvent.Kind.CREATED, DossierEvent.Kind.TRANSITION)
     ]
     steps = []

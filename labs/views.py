@@ -154,6 +154,7 @@ def samples(request, pk: int):
                 messages.success(request, _("Expédition déclarée au laboratoire."))
                 return redirect("labs_samples", pk=dossier.pk)
     hide = rules.identities_hidden.test(request.user, dossier)
+    samples = selectors.samples_of(dossier)
     return render(
         request,
         "labs/samples.html",
@@ -161,9 +162,12 @@ def samples(request, pk: int):
             "dossier": dossier,
             "editable": editable,
             "hide": hide,
-            "samples": selectors.samples_of(dossier),
+            "samples": samples,
             "shipments": selectors.shipments_of(dossier),
-            "unshipped": services.unshipped_samples(dossier).count(),
+            # services.unshipped_samples, counted in the list already read
+            "unshipped": sum(
+                1 for s in samples if s.shipment_id is None and s.check_result != s.Check.NON_CONFORM
+            ),
             "rejections": dossier.events.filter(transition="reject_samples").order_by("-at"),
             "sample_form": sample_form,
             "shipment_form": shipment_form,

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +63,62 @@ class User(AbstractUser):
 
     def has_role(self, role: str) -> bool:
         return role in self.role_names
+
+    def load_memberships(self) -> None:
+        """Read the user's roles, RCP and laboratory memberships and assisted prescribers in one query and keep
+        them on this object, for a page that asks the rules many times (the dossier page). Only who calls it
+        gets the memo: a user object kept across changes of membership (a test, a task) keeps asking the
+        database."""
+        kind = models.CharField()
+        rows = (
+            self.groups.annotate(k=models.Value("role", kind), v=models.F("name"), f=models.Value("", kind))
+            .values_list("k", "v", "f")
+            .union(
+                RcpMembership.objects.filter(user=self)
+                .annotate(k=models.Value("rcp", kind), v=Cast("rcp_id", kind))
+                .values_list("k", "v", "function"),
+                LaboratoryMembership.objects.filter(user=self)
+                .annotate(k=models.Value("lab", kind), v=Cast("laboratory_id", kind))
+                .values_list("k", "v", "function"),
+                AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=self)
+                .annotate(k=models.Value("assists", kind), v=Cast("user_id", kind), f=models.Value("", kind))
+                .values_list("k", "v", "f"),
+                all=True,
+            )
+        )
+        found: dict[str, dict] = {"role": {}, "rcp": {}, "lab": {}, "assists": {}}
+        for k, v, f in rows:
+            found[k][v if k == "role" else int(v)] = f
+        self.__dict__.setdefault("role_names", frozenset(found["role"]))
+        self._memberships = found
+
+    def rcp_function(self, rcp_id: int | None) -> str | None:
+        """The user's function in RCP ``rcp_id`` (coordinator, deputy, member), or None."""
+        if rcp_id is None:
+            return None
+        if memo := self.__dict__.get("_memberships"):
+            return memo["rcp"].get(rcp_id)
+        return (
+            RcpMembership.objects.filter(user=self, rcp_id=rcp_id).values_list("function", flat=True).first()
+        )
+
+    def laboratory_function(self, laboratory_id: int | None) -> str | None:
+        """The user's function in laboratory ``laboratory_id`` (staff, biologist), or None."""
+        if laboratory_id is None:
+            return None
+        if memo := self.__dict__.get("_memberships"):
+            return memo["lab"].get(laboratory_id)
+        return (
+            LaboratoryMembership.objects.filter(user=self, laboratory_id=laboratory_id)
+            .values_list("function", flat=True)
+            .first()
+        )
+
+    def assists(self, prescriber_id: int | None) -> bool:
+        """The user is a prescription assistant of prescriber ``prescriber_id``."""
+        if memo := self.__dict__.get("_memberships"):
+            return prescriber_id in memo["assists"]
+        return AssistantAssignment.objects.filter(assistant=self, prescribers=prescriber_id).exists()
 
 
 class Region(models.Model):

@@ -8,9 +8,12 @@ offering a bare button."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .folding import Fold
 
 PanelContext = Callable[[Any, Any], "dict | None"]
 
@@ -25,10 +28,29 @@ class Panel:
 
 _panels: dict[str, Panel] = {}
 _dedicated: dict[str, Callable[[Any], str]] = {}
+_folds: dict[tuple[str | None, str], Fold] = {}
 
 
 def register_panel(*, key: str, template: str, context: PanelContext, order: int = 50) -> None:
     _panels[key] = Panel(key, template, context, order)
+
+
+def register_fold(fold: Fold, *, under: str | None = None) -> None:
+    """A collection the app's panel (or its transitions' requirements) reads on the dossier page, loaded with
+    the dossier in its one query (``prescriptions.folding``): a relation of the dossier, or of the rows of the
+    dossier's collection ``under`` (e.g. each person's consent). The panel reads it as ``dossier.x.all()``."""
+    _folds[(under, fold.relation)] = fold
+
+
+def dossier_folds(base: list[Fold]) -> list[Fold]:
+    """``base`` (the dossier page's own collections) and the registered ones, each with its nested folds."""
+    top = {f.key: f for f in base}
+    top.update({f.key: f for (under, _relation), f in _folds.items() if under is None})
+    for (under, _relation), f in _folds.items():
+        if under is not None:
+            key = Fold(under).key
+            top[key] = dataclasses.replace(top[key], nested=(*top[key].nested, f))
+    return list(top.values())
 
 
 def register_dedicated_screen(transition: str, url_for: Callable[[Any], str]) -> None:

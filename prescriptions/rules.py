@@ -2,6 +2,9 @@
 
 The state machine's ``permission=`` goes through ``transition_permission`` and tests the rule directly, so
 that no superuser shortcut can bypass a separation of duty (an administrator is not an RCP coordinator).
+
+The membership predicates ask ``User.rcp_function`` and friends: one query each, or none once the page has
+called ``user.load_memberships()`` (the dossier page asks a dozen of them).
 """
 
 import rules
@@ -25,7 +28,7 @@ def is_dossier_enterer(user, dossier) -> bool:
 def assists_dossier_prescriber(user, dossier) -> bool:
     if not (dossier and user.is_authenticated):
         return False
-    return AssistantAssignment.objects.filter(assistant=user, prescribers=dossier.prescriber_id).exists()
+    return user.assists(dossier.prescriber_id)
 
 
 @rules.predicate
@@ -33,27 +36,24 @@ def decides_for_dossier_rcp(user, dossier) -> bool:
     """Coordinator or deputy of the RCP-FMG the dossier was submitted to."""
     if not (dossier and dossier.rcp_id and user.is_authenticated):
         return False
-    return RcpMembership.objects.filter(
-        user=user,
-        rcp_id=dossier.rcp_id,
-        function__in=[RcpMembership.Function.COORDINATOR, RcpMembership.Function.DEPUTY],
-    ).exists()
+    return user.rcp_function(dossier.rcp_id) in (
+        RcpMembership.Function.COORDINATOR,
+        RcpMembership.Function.DEPUTY,
+    )
 
 
 @rules.predicate
 def works_at_dossier_laboratory(user, dossier) -> bool:
     if not (dossier and dossier.laboratory_id and user.is_authenticated):
         return False
-    return LaboratoryMembership.objects.filter(user=user, laboratory_id=dossier.laboratory_id).exists()
+    return user.laboratory_function(dossier.laboratory_id) is not None
 
 
 @rules.predicate
 def is_biologist_of_dossier_laboratory(user, dossier) -> bool:
     if not (dossier and dossier.laboratory_id and user.is_authenticated):
         return False
-    return LaboratoryMembership.objects.filter(
-        user=user, laboratory_id=dossier.laboratory_id, function=LaboratoryMembership.Function.BIOLOGIST
-    ).exists()
+    return user.laboratory_function(dossier.laboratory_id) == LaboratoryMembership.Function.BIOLOGIST
 
 
 @rules.predicate

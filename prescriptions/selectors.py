@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from people.models import RcpBody, Role, User
 
+from .folding import Fold, fold, folded, unfold
 from .models import Category, Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion
+from .panels import dossier_folds
 
 # What each role may see beyond the dossiers it prescribed: RCP members see dossiers once submitted to their
 # RCP; laboratories once a dossier is routed to them and finalised.
@@ -53,24 +55,51 @@ def dossier_list(user: User) -> QuerySet[Dossier]:
     )
 
 
+# What every screen of a dossier reads of its collections (its persons, clinic, documents and the documents
+# its pre-indication expects), loaded with it in its one query (prescriptions.folding).
+DETAIL_FOLDS = [
+    Fold("persons", related=("patient",)),
+    Fold("phenotypes", related=("term",), order=("-present", "term_id")),
+    Fold("prior_tests", order=("performed_on", "id")),
+    Fold("documents", related=("expected",), order=("uploaded_at", "id")),
+    Fold("documents", on="pre_indication_version", order=("position",)),
+]
+
+
 def dossier_detail(user: User, pk: int) -> Dossier:
-    """The dossier with what its page shows, or Dossier.DoesNotExist (a 404) if ``user`` may not see it."""
-    return (
-        dossier_list(user)
-        .select_related("suspected_diagnosis")
-        .prefetch_related(
-            "persons__patient",
-            "pre_indication_version__documents",
-            "pre_indication_version__pre_indication",
-            "phenotypes__term",
-            "prior_tests",
-            "documents__expected",
-        )
-        .get(pk=pk)
+    """The dossier with its collections, or Dossier.DoesNotExist (a 404) if ``user`` may not see it. The
+    user's memberships are read once for the rules the screen will ask (``User.load_memberships``)."""
+    if user.is_authenticated and "_memberships" not in user.__dict__:
+        user.load_memberships()
+    queryset = dossier_list(user).select_related(
+        "pre_indication_version__pre_indication",
+        "suspected_diagnosis",
+        "establishment__department__region",  # the laboratory's territory, the sample types of overseas
     )
+    return unfold(fold(queryset, DETAIL_FOLDS).get(pk=pk), DETAIL_FOLDS)
 
 
-def timeline(dossier: Dossier) -> QuerySet[DossierEvent]:
+# What the dossier page shows of the dossier's own collections, loaded with it (prescriptions.folding).
+PAGE_FOLDS = [*DETAIL_FOLDS[:4], Fold("events", related=("actor",), order=("at", "id"))]
+
+
+def dossier_page(user: User, pk: int) -> Dossier:
+    """The dossier with everything its page and its panels show, in one query, or Dossier.DoesNotExist if
+    ``user`` may not see it. Each collection (its own, and those the other apps' panels register with
+    ``panels.register_fold``) is read as ``dossier.<relation>.all()`` without a query; for the page only: a
+    view that changes the dossier reads it with ``dossier_detail``."""
+    folds = dossier_folds(PAGE_FOLDS)
+    dossier = fold(
+        dossier_list(user).select_related("pre_indication_version__pre_indication", "suspected_diagnosis"),
+        folds,
+    ).get(pk=pk)
+    return unfold(dossier, folds)
+
+
+def timeline(dossier: Dossier) -> QuerySet[DossierEvent] | list[DossierEvent]:
+    events = folded(dossier, "events")
+    if events is not None:
+        return events
     return dossier.events.select_related("actor").order_by("at", "id")
 
 
@@ -163,6 +192,10 @@ def more_info_questions(dossier: Dossier) -> DossierEvent | None:
     """The RCP's latest request for more information, while the dossier awaits the answer."""
     if dossier.status != Dossier.Status.MORE_INFO_REQUESTED:
         return None
+    events = folded(dossier, "events")
+    if events is not None:
+        asked = [e for e in events if e.transition == "request_more_info"]
+        return max(asked, key=lambda e: e.at) if asked else None
     return (
         dossier.events.filter(transition="request_more_info").select_related("actor").order_by("-at").first()
     )

@@ -256,11 +256,13 @@ ACTION_LABELS = {
 }
 
 
-def actions_for(dossier: Dossier, user: User) -> list[Action]:
+def actions_for(dossier: Dossier, user: User, skip: tuple[str, ...] = ()) -> list[Action]:
     """The transitions possible from the dossier's status, each with whether ``user`` may fire it now and,
-    if not, why (permission first, then what is missing)."""
+    if not, why (permission first, then what is missing); none of those named in ``skip``."""
     actions = []
     for name in TRANSITION_NAMES:
+        if name in skip:
+            continue
         method = getattr(dossier, name)
         if not can_proceed(method, check_conditions=False):
             continue

@@ -179,10 +179,17 @@ def _visible(request, pk: int) -> Dossier:
 
 @login_required
 def dossier_detail(request, pk: int):
-    dossier = _visible(request, pk)
+    # A fixed number of queries whatever the dossier holds: the user's memberships once for every rule the
+    # page and its panels ask, the dossier with all its collections in one query (selectors.dossier_page).
+    request.user.load_memberships()
+    try:
+        dossier = selectors.dossier_page(request.user, pk)
+    except Dossier.DoesNotExist:
+        raise Http404 from None
     # The user's own actions, each available or with what it still needs; not those that belong to others
-    # (a laboratory does not need to read that only the prescriber may withdraw).
-    actions = [a for a in actions_for(dossier, request.user) if a.name != "submit" and a.permitted]
+    # (a laboratory does not need to read that only the prescriber may withdraw). Submitting has its own
+    # screen (the prescribing journey's last step): its requirements are not worked out here.
+    actions = [a for a in actions_for(dossier, request.user, skip=("submit",)) if a.permitted]
     for action in actions:
         action.screen = panels.dedicated_screen(action.name, dossier)
     return render(

@@ -11,7 +11,7 @@ class RcpConfig(AppConfig):
 
         from pfmg.nav import register_nav
         from prescriptions.conditions import register_requirement
-        from prescriptions.panels import register_dedicated_screen, register_panel
+        from prescriptions.panels import register_dedicated_screen, register_fold, register_panel
         from prescriptions.services import transition_recorded
 
         from . import panels, services
@@ -20,6 +20,8 @@ class RcpConfig(AppConfig):
         register_requirement("close", services.conclusion_missing)
         register_nav(url_name="rcp:home", label=_("Mes RCP"), visible=panels.belongs_to_an_rcp, order=20)
         register_panel(key="rcp", template="rcp/panel.html", context=panels.dossier_panel, order=20)
+        for fold in panels.FOLDS:
+            register_fold(fold)
         for name in ("validate", "reject", "request_more_info"):
             register_dedicated_screen(
                 name, lambda dossier: reverse("rcp:dossier", args=[dossier.pk]) + "#decision"

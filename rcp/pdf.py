@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.files.storage import default_storage
-from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from pfmg.pdf import latest_render, render_pdf, store_render
+from prescriptions.folding import Fold, fold, unfold
 from prescriptions.models import Dossier
 
 from . import selectors
-from .models import Decision, DecisionCorrection, Meeting
+from .models import Decision, Meeting
 
 MEETING_TEMPLATE = "pdf/rcp_meeting_minutes.html"
 DOSSIER_TEMPLATE = "pdf/rcp_dossier_minutes.html"
@@ -78,23 +78,24 @@ def current_meeting_minutes_path(meeting: Meeting) -> str:
 # --- A dossier's minutes ----------------------------------------------------------------------------------
 
 
+# The dossier's persons and decisions (with their corrections), loaded with it in one query.
+MINUTES_FOLDS = [
+    Fold("persons", related=("patient",)),
+    Fold(
+        "rcp_decisions",
+        related=("recorded_by", "meeting"),
+        order=("recorded_at", "id"),
+        nested=(Fold("corrections", related=("recorded_by",), order=("recorded_at", "id")),),
+    ),
+]
+
+
 def dossier_for_minutes(pk: int) -> Dossier:
     """Not scoped: for the rendering task; views read the dossier through a scoped selector first."""
-    return (
-        Dossier.objects.select_related(
-            "pre_indication_version", "prescriber", "entered_by", "establishment", "rcp"
-        )
-        .prefetch_related(
-            "persons__patient",
-            Prefetch(
-                "rcp_decisions",
-                queryset=Decision.objects.select_related("recorded_by", "meeting").prefetch_related(
-                    Prefetch("corrections", queryset=DecisionCorrection.objects.select_related("recorded_by"))
-                ),
-            ),
-        )
-        .get(pk=pk)
+    dossiers = Dossier.objects.select_related(
+        "pre_indication_version", "prescriber", "entered_by", "establishment", "rcp"
     )
+    return unfold(fold(dossiers, MINUTES_FOLDS).get(pk=pk), MINUTES_FOLDS)
 
 
 def dossier_context(dossier: Dossier) -> dict:

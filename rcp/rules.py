@@ -49,7 +49,7 @@ def manages_meeting(user, meeting) -> bool:
 def is_member_of_dossier_rcp(user, dossier) -> bool:
     if not (dossier and dossier.rcp_id and user.is_authenticated):
         return False
-    return RcpMembership.objects.filter(user=user, rcp_id=dossier.rcp_id).exists()
+    return user.rcp_function(dossier.rcp_id) is not None
 
 
 # The prescribing side prepares the RCP sheet: the prescriber, who entered the dossier, their assistants.

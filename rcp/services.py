@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from people.models import RcpBody, User
 from pfmg.renders import queue_render
+from prescriptions.folding import folded
 from prescriptions.models import Dossier, DossierEvent
 from prescriptions.rules import REFUSAL_MESSAGES
 from prescriptions.services import transition_dossier
@@ -412,8 +413,16 @@ def conclusion_missing(dossier: Dossier) -> list[str]:
     recorded (the RCP d'aval is optional: a dossier never put on one closes as before)."""
     if not dossier.pk:
         return []
-    on_downstream = AgendaItem.objects.filter(dossier=dossier, meeting__kind=Meeting.Kind.DOWNSTREAM).exists()
-    if on_downstream and not DownstreamConclusion.objects.filter(dossier=dossier).exists():
+    items = folded(dossier, "rcp_agenda_items")  # what the dossier page loaded (rcp.panels.FOLDS), or ask
+    if items is not None:
+        on_downstream = any(i.meeting.kind == Meeting.Kind.DOWNSTREAM for i in items)
+        concluded = getattr(dossier, "rcp_conclusion", None) is not None
+    else:
+        on_downstream = AgendaItem.objects.filter(
+            dossier=dossier, meeting__kind=Meeting.Kind.DOWNSTREAM
+        ).exists()
+        concluded = on_downstream and DownstreamConclusion.objects.filter(dossier=dossier).exists()
+    if on_downstream and not concluded:
         return [_("La conclusion de la RCP d'aval n'est pas enregistrée.")]
     return []
 
