@@ -49,7 +49,13 @@ def manages_meeting(user, meeting) -> bool:
 def is_member_of_dossier_rcp(user, dossier) -> bool:
     if not (dossier and dossier.rcp_id and user.is_authenticated):
         return False
-    return RcpMembership.objects.filter(user=user, rcp_id=dossier.rcp_id).exists()
+    # Asked several times for one page (may see the sheet? may review it?): answered once per dossier read.
+    known = dossier.__dict__.setdefault("_rcp_members_known", {})
+    if (user.pk, dossier.rcp_id) not in known:
+        known[user.pk, dossier.rcp_id] = RcpMembership.objects.filter(
+            user=user, rcp_id=dossier.rcp_id
+        ).exists()
+    return known[user.pk, dossier.rcp_id]
 
 
 # The prescribing side prepares the RCP sheet: the prescriber, who entered the dossier, their assistants.
