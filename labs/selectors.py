@@ -6,7 +6,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import F, IntegerField, Prefetch, Q, QuerySet, Value
+from django.db.models import CharField, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
 from people.models import Laboratory, User
@@ -18,8 +19,8 @@ from pfmg.pagination import (
     bounded_counts,
     partitioned_keyset_page,
 )
-from prescriptions.models import Dossier, DossierEvent
-from prescriptions.selectors import dossiers_visible_to, index_person_prefetch
+from prescriptions.models import Dossier, DossierEvent, DossierPerson
+from prescriptions.selectors import dossiers_visible_to
 
 from .models import Report, Sample, SequencingRun, Shipment
 
@@ -45,6 +46,15 @@ QUEUE_ORDER = ("status_since", "pk")
 SEARCH_LIMIT = COUNT_LIMIT
 
 
+def _index_name() -> Subquery:
+    """The index case's name as ``Patient.__str__`` writes it, read with the queue's row (no query per row)."""
+    index = DossierPerson.objects.filter(
+        dossier=OuterRef("pk"), relationship=DossierPerson.Relationship.INDEX
+    )
+    name = Concat(Upper("patient__birth_name"), Value(" "), "patient__first_names", output_field=CharField())
+    return Subquery(index.order_by("pk").values(name=name)[:1])
+
+
 def lab_queue(user: User, status: str = "") -> QuerySet[Dossier]:
     """The incoming queue: the laboratory's dossiers in a working status, oldest wait first, each with the time
     it entered that status (``since``) and its index case. Scoped by the laboratories ``user`` works at: a
@@ -54,9 +64,8 @@ def lab_queue(user: User, status: str = "") -> QuerySet[Dossier]:
     statuses = [status] if status in QUEUE_STATUSES else QUEUE_STATUSES
     return (
         Dossier.objects.filter(laboratory__in=laboratories_of(user), status__in=statuses)
-        .annotate(since=F("status_since"))
+        .annotate(since=F("status_since"), index_name=_index_name())
         .select_related("pre_indication_version", "establishment", "laboratory", "prescriber")
-        .prefetch_related(index_person_prefetch())
         .order_by(*QUEUE_ORDER)
     )
 
@@ -99,11 +108,20 @@ def matching_dossiers(term: str) -> Search:
 
 
 def queue_page(
-    user: User, *, status: str = "", search: str = "", cursor: str | None = None, size: int = PAGE_SIZE
+    user: User,
+    *,
+    status: str = "",
+    search: str = "",
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    laboratories: list[Laboratory] | None = None,
 ) -> tuple[KeysetPage, Search | None]:
     """A page of ``user``'s laboratory queue (one status, or all), oldest wait first, with ``waiting`` (days)
-    and ``index`` set on each row; with the search that narrowed it, if any. A fixed number of queries."""
-    labs = list(laboratories_of(user).values_list("pk", flat=True))
+    and ``index`` set on each row; with the search that narrowed it, if any. A fixed number of queries.
+    ``laboratories``: ``laboratories_of(user)`` if already read."""
+    if laboratories is None:
+        laboratories = list(laboratories_of(user))
+    labs = [lab.pk for lab in laboratories]
     statuses = [status] if status in QUEUE_STATUSES else QUEUE_STATUSES
     dossiers = lab_queue(user, status)
     found = matching_dossiers(search) if search.strip() else None
@@ -119,7 +137,7 @@ def queue_page(
     now = timezone.now()
     for dossier in page.object_list:
         dossier.waiting = waiting_days(dossier.status_since, now)
-        dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
+        dossier.index = dossier.index_name
     return page, found
 
 

@@ -53,8 +53,13 @@ def queue(request):
         raise PermissionDenied(_("Cet espace est réservé au personnel des laboratoires."))
     status = request.GET.get("statut", "")
     search = request.GET.get("q", "").strip()[:100]
+    laboratories = list(selectors.laboratories_of(request.user))
     page, found = selectors.queue_page(
-        request.user, status=status, search=search, cursor=request.GET.get("curseur")
+        request.user,
+        status=status,
+        search=search,
+        cursor=request.GET.get("curseur"),
+        laboratories=laboratories,
     )
     counts = selectors.queue_counts(request.user)
     return render(
@@ -66,7 +71,7 @@ def queue(request):
             "found": found,
             "statuses": [(s.value, s.label, counts[s.value]) for s in selectors.QUEUE_STATUSES],
             "current": status,
-            "laboratories": selectors.laboratories_of(request.user),
+            "laboratories": laboratories,
         },
     )
 

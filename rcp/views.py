@@ -68,6 +68,7 @@ def _back(request, default: str) -> str:
 
 # The home page's short lists (meetings to come, decisions to record): the first ones, and "more" beyond.
 HOME_LIST_LIMIT = 30
+DOWNSTREAM_PREVIEW = 10
 SEARCH_MAX_LENGTH = 100
 
 
@@ -100,6 +101,10 @@ def home(request):
     downstream = request.GET.get("liste") == "aval"
     list_page = selectors.downstream_page if downstream else selectors.queue_page
     page = list_page(user, shown, search=search, cursor=request.GET.get("curseur"))
+    # Beside the queue, the oldest few reports to discuss downstream; all of them under ``?liste=aval``.
+    preview = (
+        None if downstream else selectors.downstream_page(user, shown, search=search, size=DOWNSTREAM_PREVIEW)
+    )
     manages = any(r.manages for r in rcps)
     upcoming, more_upcoming = _first(selectors.upcoming_meetings(user))
     to_record, more_to_record = _first(selectors.decisions_to_record(user)) if manages else ([], False)
@@ -118,6 +123,7 @@ def home(request):
             "to_record": to_record,
             "more_to_record": more_to_record,
             "page": with_links(request, page),
+            "downstream_preview": preview,
         },
     )
 
