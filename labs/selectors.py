@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import CharField, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
@@ -16,7 +15,9 @@ from pfmg.pagination import (
     PAGE_SIZE,
     BoundedCount,
     KeysetPage,
+    Matches,
     bounded_counts,
+    bounded_matches,
     partitioned_keyset_page,
 )
 from prescriptions.models import Dossier, DossierEvent, DossierPerson
@@ -70,20 +71,10 @@ def lab_queue(user: User, status: str = "") -> QuerySet[Dossier]:
     )
 
 
-@dataclass
-class Search:
-    """The dossiers a queue search names: ``ids``, at most ``SEARCH_LIMIT`` per kind of match; ``truncated``
-    when some kind had more (the term is too short to name a few dossiers)."""
-
-    term: str
-    ids: list[int]
-    truncated: bool
-
-
-def matching_dossiers(term: str) -> Search:
+def matching_dossiers(term: str) -> Matches:
     """The dossiers whose reference, or one of whose tubes (barcode, or sample number) or sequencing runs,
-    begins with ``term``: each kind read through its own index, all in one query. Not scoped: the queue
-    intersects it with the laboratory's own dossiers."""
+    begins with ``term``: each kind read through its own index, all in one query, at most ``SEARCH_LIMIT``
+    of each. Not scoped: the queue intersects it with the laboratory's own dossiers."""
     term = term.strip()
     lookups = [
         Dossier.objects.filter(reference__startswith=term.upper()).values("pk"),
@@ -92,19 +83,7 @@ def matching_dossiers(term: str) -> Search:
     ]
     if term.isdigit() and len(term) < 12:
         lookups.append(Sample.objects.filter(pk=int(term)).values("dossier_id"))
-    branches = [
-        Dossier.objects.filter(pk__in=lookup.order_by()[: SEARCH_LIMIT + 1])
-        .order_by()
-        .values_list("pk", Value(i, output_field=IntegerField()))
-        for i, lookup in enumerate(lookups)
-    ]
-    rows = list(branches[0].union(*branches[1:], all=True))
-    per_kind = Counter(kind for _, kind in rows)
-    return Search(
-        term=term,
-        ids=sorted({pk for pk, _ in rows}),
-        truncated=any(n > SEARCH_LIMIT for n in per_kind.values()),
-    )
+    return bounded_matches(Dossier, lookups, SEARCH_LIMIT)
 
 
 def queue_page(
@@ -115,7 +94,7 @@ def queue_page(
     cursor: str | None = None,
     size: int = PAGE_SIZE,
     laboratories: list[Laboratory] | None = None,
-) -> tuple[KeysetPage, Search | None]:
+) -> tuple[KeysetPage, Matches | None]:
     """A page of ``user``'s laboratory queue (one status, or all), oldest wait first, with ``waiting`` (days)
     and ``index`` set on each row; with the search that narrowed it, if any. A fixed number of queries.
     ``laboratories``: ``laboratories_of(user)`` if already read."""

@@ -253,3 +253,26 @@ class BoundedCountSubquery(Subquery):
 def bounded(value: int, limit: int = COUNT_LIMIT) -> BoundedCount:
     """The ``BoundedCount`` of a ``BoundedCountSubquery`` column."""
     return BoundedCount(value=min(value, limit), more=value > limit, limit=limit)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The primary keys a search names: at most ``limit`` per lookup; ``truncated`` when a lookup had more
+    (the term is too short to name a few rows)."""
+
+    ids: list[Any]
+    truncated: bool
+
+
+def bounded_matches(model, lookups: Sequence[QuerySet], limit: int = COUNT_LIMIT) -> Matches:
+    """The ``model`` rows whose key one of ``lookups`` (each ``.values(<one key column>)``, read through its own
+    index: a reference, a barcode, a name) returns, at most ``limit + 1`` per lookup, all in one query."""
+    branches = [
+        model._default_manager.filter(pk__in=lookup.order_by()[: limit + 1])
+        .order_by()
+        .values_list("pk", Value(i, output_field=IntegerField()))
+        for i, lookup in enumerate(lookups)
+    ]
+    rows = list(branches[0].union(*branches[1:], all=True)) if len(branches) > 1 else list(branches[0])
+    per_lookup = Counter(i for _, i in rows)
+    return Matches(ids=sorted({pk for pk, _ in rows}), truncated=any(n > limit for n in per_lookup.values()))

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection
 from django.db.models import CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
 from people.models import RcpBody, RcpMembership, User
-from pfmg.pagination import COUNT_LIMIT, BoundedCountSubquery, KeysetPage, bounded, partitioned_keyset_page
+from pfmg.pagination import (
+    COUNT_LIMIT,
+    BoundedCountSubquery,
+    KeysetPage,
+    Matches,
+    bounded,
+    bounded_matches,
+    partitioned_keyset_page,
+)
 from prescriptions.models import Dossier, DossierPerson, DossierPhenotype
 from prescriptions.selectors import dossiers_visible_to
 
@@ -120,31 +129,45 @@ def queue(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
     )
 
 
-def _reference_prefix(term: str) -> str:
-    """References are stored upper case (PFMG-2026-000123): a prefix compared as stored uses the index."""
-    return term.strip().upper()
+SEARCH_LIMIT = COUNT_LIMIT
 
 
-def search_q(term: str) -> Q:
-    """A queue's search: the dossier's reference (exact or its beginning), or the birth or used name of one
-    of its persons (its beginning, accents and case as typed by the prescriber are ignored by the database's
-    case-insensitive match)."""
+def matching_dossiers(user: User, term: str) -> Matches:
+    """The waiting dossiers of ``user``'s RCP-FMG (submitted, or report delivered) whose reference begins with
+    ``term`` (references are stored upper case: the index serves the prefix), or one of whose persons' birth or
+    used name does (accents and case as typed by the prescriber). At most ``SEARCH_LIMIT`` of each, in one
+    query; the queues intersect it with their own rows.
+
+    The name lookup reads the patients: a name index (issue #12's trigram search of
+    ``prescriptions.selectors``) is what keeps it fast at national scale."""
     term = term.strip()
-    if not term:
-        return Q()
-    names = DossierPerson.objects.filter(dossier=OuterRef("pk")).filter(
+    waiting = Dossier.objects.filter(rcp__in=rcps_of(user), status__in=[S.SUBMITTED, S.REPORT_DELIVERED])
+    names = DossierPerson.objects.filter(dossier__in=waiting).filter(
         Q(patient__birth_name__istartswith=term) | Q(patient__used_name__istartswith=term)
     )
-    return Q(reference__startswith=_reference_prefix(term)) | Q(Exists(names))
+    lookups = [
+        Dossier.objects.filter(reference__startswith=term.upper()).values("pk"),
+        names.values("dossier_id"),
+    ]
+    return bounded_matches(Dossier, lookups, SEARCH_LIMIT)
+
+
+def _found(dossiers: QuerySet[Dossier], found: Matches | None) -> QuerySet[Dossier]:
+    return dossiers if found is None else dossiers.filter(pk__in=found.ids)
 
 
 def queue_page(
-    user: User, rcps: list[RcpBody], *, search: str = "", cursor: str | None = None, size: int = 25
+    user: User,
+    rcps: list[RcpBody],
+    *,
+    found: Matches | None = None,
+    cursor: str | None = None,
+    size: int = 25,
 ) -> KeysetPage:
     """A page of ``user``'s RCP queue among ``rcps`` (some of ``rcps_of(user)``), oldest submission first,
     with ``days_waited`` set on each row: a fixed number of queries, whatever the length of the queue."""
     page = partitioned_keyset_page(
-        queue(user).filter(search_q(search)),
+        _found(queue(user), found),
         partitions=[Q(rcp_id=r.pk, status=S.SUBMITTED) for r in rcps],
         order=QUEUE_ORDER,
         cursor=cursor,
@@ -182,11 +205,16 @@ def downstream_candidates(user: User, rcp: RcpBody | None = None) -> QuerySet[Do
 
 
 def downstream_page(
-    user: User, rcps: list[RcpBody], *, search: str = "", cursor: str | None = None, size: int = 25
+    user: User,
+    rcps: list[RcpBody],
+    *,
+    found: Matches | None = None,
+    cursor: str | None = None,
+    size: int = 25,
 ) -> KeysetPage:
     """A page of the reports delivered awaiting a downstream RCP among ``rcps``, oldest delivery first."""
     page = partitioned_keyset_page(
-        downstream_candidates(user).filter(search_q(search)),
+        _found(downstream_candidates(user), found),
         partitions=[Q(rcp_id=r.pk, status=S.REPORT_DELIVERED) for r in rcps],
         order=QUEUE_ORDER,
         cursor=cursor,
@@ -205,13 +233,13 @@ def agenda_candidates(user: User, meeting: Meeting) -> QuerySet[Dossier]:
 
 
 def shown_candidates(
-    user: User, meeting: Meeting, *, search: str = "", size: int | None = None
+    user: User, meeting: Meeting, *, found: Matches | None = None, size: int | None = None
 ) -> KeysetPage:
-    """The ``size`` oldest candidates for a meeting's agenda, or those found by ``search`` (reference or
+    """The ``size`` oldest candidates for a meeting's agenda, or those ``found`` by a search (reference or
     name): never every waiting dossier."""
     status = S.SUBMITTED if meeting.is_upstream else S.REPORT_DELIVERED
     return partitioned_keyset_page(
-        agenda_candidates(user, meeting).filter(search_q(search)),
+        _found(agenda_candidates(user, meeting), found),
         partitions=[Q(rcp_id=meeting.rcp_id, status=status)],
         order=QUEUE_ORDER,
         size=size or CANDIDATES_SHOWN,
@@ -230,6 +258,21 @@ def upcoming_meetings(user: User) -> QuerySet[Meeting]:
 
 def past_meetings(user: User) -> QuerySet[Meeting]:
     return meetings_visible_to(user).filter(date__lt=timezone.localdate()).order_by("-date", "-start_time")
+
+
+def meetings_around(user: User, coming: int, past: int) -> tuple[list[Meeting], list[Meeting]]:
+    """The first ``coming`` upcoming meetings (with ``n_items``) and the last ``past`` ones: one query where
+    the database allows a UNION of LIMITs, two otherwise."""
+    upcoming, held = upcoming_meetings(user)[:coming], past_meetings(user)[:past]
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return list(upcoming), list(held)
+    both = upcoming.values("pk").union(held.values("pk"), all=True)
+    rows = list(meetings_visible_to(user).filter(pk__in=both).annotate(n_items=Count("items")))
+    today = timezone.localdate()
+    return (
+        sorted((m for m in rows if m.date >= today), key=lambda m: (m.date, m.start_time, m.pk)),
+        sorted((m for m in rows if m.date < today), key=lambda m: (m.date, m.start_time), reverse=True),
+    )
 
 
 def decisions_to_record(user: User) -> QuerySet[AgendaItem]:

@@ -69,6 +69,7 @@ def _back(request, default: str) -> str:
 # The home page's short lists (meetings to come, decisions to record): the first ones, and "more" beyond.
 HOME_LIST_LIMIT = 30
 DOWNSTREAM_PREVIEW = 10
+PAST_MEETINGS = 10
 SEARCH_MAX_LENGTH = 100
 
 
@@ -100,13 +101,15 @@ def home(request):
     search = _search(request)
     downstream = request.GET.get("liste") == "aval"
     list_page = selectors.downstream_page if downstream else selectors.queue_page
-    page = list_page(user, shown, search=search, cursor=request.GET.get("curseur"))
+    found = selectors.matching_dossiers(user, search) if search else None
+    page = list_page(user, shown, found=found, cursor=request.GET.get("curseur"))
     # Beside the queue, the oldest few reports to discuss downstream; all of them under ``?liste=aval``.
     preview = (
-        None if downstream else selectors.downstream_page(user, shown, search=search, size=DOWNSTREAM_PREVIEW)
+        None if downstream else selectors.downstream_page(user, shown, found=found, size=DOWNSTREAM_PREVIEW)
     )
     manages = any(r.manages for r in rcps)
-    upcoming, more_upcoming = _first(selectors.upcoming_meetings(user))
+    upcoming, past = selectors.meetings_around(user, HOME_LIST_LIMIT + 1, PAST_MEETINGS)
+    upcoming, more_upcoming = upcoming[:HOME_LIST_LIMIT], len(upcoming) > HOME_LIST_LIMIT
     to_record, more_to_record = _first(selectors.decisions_to_record(user)) if manages else ([], False)
     return render(
         request,
@@ -119,7 +122,8 @@ def home(request):
             "manages": manages,
             "upcoming": upcoming,
             "more_upcoming": more_upcoming,
-            "past": selectors.past_meetings(user)[:10],
+            "past": past,
+            "found": found,
             "to_record": to_record,
             "more_to_record": more_to_record,
             "page": with_links(request, page),
@@ -228,12 +232,14 @@ def meeting_detail(request, pk: int):
     context = {"meeting": meeting, "items": items, "manages": manages, "present": present}
     if manages:
         search = _search(request)
-        shown = selectors.shown_candidates(user, meeting, search=search)
+        found = selectors.matching_dossiers(user, search) if search else None
+        shown = selectors.shown_candidates(user, meeting, found=found)
         context["agenda_form"] = AgendaForm(
             candidates=selectors.agenda_candidates(user, meeting), shown=shown.object_list
         )
         context["candidates"] = shown
         context["search"] = search
+        context["found"] = found
         context["attendance_form"] = AttendanceForm(
             members=_members(meeting), shown=members, initial={"present": [u.pk for u in present]}
         )
