@@ -261,13 +261,13 @@ def past_meetings(user: User) -> QuerySet[Meeting]:
 
 
 def meetings_around(user: User, coming: int, past: int) -> tuple[list[Meeting], list[Meeting]]:
-    """The first ``coming`` upcoming meetings (with ``n_items``) and the last ``past`` ones: one query where
-    the database allows a UNION of LIMITs, two otherwise."""
-    upcoming, held = upcoming_meetings(user)[:coming], past_meetings(user)[:past]
-    if not connection.features.supports_slicing_ordering_in_compound:
-        return list(upcoming), list(held)
-    both = upcoming.values("pk").union(held.values("pk"), all=True)
-    rows = list(meetings_visible_to(user).filter(pk__in=both).annotate(n_items=Count("items")))
+    """The first ``coming`` upcoming meetings (with ``n_items``) and the last ``past`` ones, in one query."""
+    upcoming, held = upcoming_meetings(user)[:coming].values("pk"), past_meetings(user)[:past].values("pk")
+    if connection.features.supports_slicing_ordering_in_compound:
+        both = Q(pk__in=upcoming.union(held, all=True))
+    else:  # SQLite: no LIMIT in a UNION's branch, but in a subquery
+        both = Q(pk__in=upcoming) | Q(pk__in=held)
+    rows = list(meetings_visible_to(user).filter(both).annotate(n_items=Count("items")))
     today = timezone.localdate()
     return (
         sorted((m for m in rows if m.date >= today), key=lambda m: (m.date, m.start_time, m.pk)),
