@@ -145,10 +145,9 @@ def matching_dossiers(user: User, term: str) -> Matches:
     names = DossierPerson.objects.filter(dossier__in=waiting).filter(
         Q(patient__birth_name__istartswith=term) | Q(patient__used_name__istartswith=term)
     )
-    lookups = [
-        Dossier.objects.filter(reference__startswith=term.upper()).values("pk"),
-        names.values("dossier_id"),
-    ]
+    lookups = [Dossier.objects.filter(reference__startswith=term.upper()).values("pk")]
+    if not any(c.isdigit() for c in term):  # a name has no digit: a reference or its number, no patient read
+        lookups.append(names.values("dossier_id"))
     return bounded_matches(Dossier, lookups, SEARCH_LIMIT)
 
 
