@@ -93,7 +93,8 @@ class SequencingRun(models.Model):
     """The run the dossier's genomes were sequenced in, with its quality figures."""
 
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="sequencing_runs")
-    run_identifier = models.CharField(_("identifiant du run"), max_length=80)
+    # Indexed for the laboratory queue's search by run (exact or beginning; PostgreSQL adds a LIKE index).
+    run_identifier = models.CharField(_("identifiant du run"), max_length=80, db_index=True)
     mean_coverage = models.DecimalField(_("profondeur moyenne (x)"), max_digits=6, decimal_places=1)
     pct_20x = models.DecimalField(
         _("part du génome couverte à 20x ou plus (%)"), max_digits=5, decimal_places=2

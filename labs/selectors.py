@@ -5,14 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import CharField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
 from people.models import Laboratory, User
-from prescriptions.models import Dossier, DossierEvent
-from prescriptions.selectors import dossiers_visible_to, index_person_prefetch
+from pfmg.pagination import (
+    COUNT_LIMIT,
+    PAGE_SIZE,
+    BoundedCount,
+    KeysetPage,
+    Matches,
+    bounded_counts,
+    bounded_matches,
+    partitioned_keyset_page,
+)
+from prescriptions.models import Dossier, DossierEvent, DossierPerson
+from prescriptions.selectors import dossiers_visible_to
 
-from .models import Report, Sample, Shipment
+from .models import Report, Sample, SequencingRun, Shipment
 
 S = Dossier.Status
 # The statuses a laboratory works on, in the order of the pathway.
@@ -30,18 +41,89 @@ def lab_dossiers(user: User) -> QuerySet[Dossier]:
     return dossiers_visible_to(user).filter(laboratory__in=laboratories_of(user))
 
 
+# Walked along the index on (laboratory, status, status_since): oldest wait first.
+QUEUE_ORDER = ("status_since", "pk")
+# A search by a beginning of reference, barcode or run reads at most this many matches of each kind.
+SEARCH_LIMIT = COUNT_LIMIT
+
+
+def _index_name() -> Subquery:
+    """The index case's name as ``Patient.__str__`` writes it, read with the queue's row (no query per row)."""
+    index = DossierPerson.objects.filter(
+        dossier=OuterRef("pk"), relationship=DossierPerson.Relationship.INDEX
+    )
+    name = Concat(Upper("patient__birth_name"), Value(" "), "patient__first_names", output_field=CharField())
+    return Subquery(index.order_by("pk").values(name=name)[:1])
+
+
 def lab_queue(user: User, status: str = "") -> QuerySet[Dossier]:
     """The incoming queue: the laboratory's dossiers in a working status, oldest wait first, each with the time
-    of the transition that put it in that status (``since``) and its index case."""
+    it entered that status (``since``) and its index case. Scoped by the laboratories ``user`` works at: a
+    laboratory sees its dossiers in every working status (``prescriptions.selectors.LAB_VISIBLE``)."""
+    if not user.is_authenticated or not user.is_active:
+        return Dossier.objects.none()
     statuses = [status] if status in QUEUE_STATUSES else QUEUE_STATUSES
     return (
-        lab_dossiers(user)
-        .filter(status__in=statuses)
-        .annotate(since=Max("events__at", filter=Q(events__kind=DossierEvent.Kind.TRANSITION)))
+        Dossier.objects.filter(laboratory__in=laboratories_of(user), status__in=statuses)
+        .annotate(since=F("status_since"), index_name=_index_name())
         .select_related("pre_indication_version", "establishment", "laboratory", "prescriber")
-        .prefetch_related(index_person_prefetch())
-        .order_by("since", "pk")
+        .order_by(*QUEUE_ORDER)
     )
+
+
+def matching_dossiers(term: str) -> Matches:
+    """The dossiers whose reference, or one of whose tubes (barcode, or sample number) or sequencing runs,
+    begins with ``term``: each kind read through its own index, all in one query, at most ``SEARCH_LIMIT``
+    of each. Not scoped: the queue intersects it with the laboratory's own dossiers."""
+    term = term.strip()
+    lookups = [
+        Dossier.objects.filter(reference__startswith=term.upper()).values("pk"),
+        Sample.objects.filter(barcode__startswith=term).values("dossier_id"),
+        SequencingRun.objects.filter(run_identifier__startswith=term).values("dossier_id"),
+    ]
+    if term.isdigit() and len(term) < 12:
+        lookups.append(Sample.objects.filter(pk=int(term)).values("dossier_id"))
+    return bounded_matches(Dossier, lookups, SEARCH_LIMIT)
+
+
+def queue_page(
+    user: User,
+    *,
+    status: str = "",
+    search: str = "",
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    laboratories: list[Laboratory] | None = None,
+) -> tuple[KeysetPage, Matches | None]:
+    """A page of ``user``'s laboratory queue (one status, or all), oldest wait first, with ``waiting`` (days)
+    and ``index`` set on each row; with the search that narrowed it, if any. A fixed number of queries.
+    ``laboratories``: ``laboratories_of(user)`` if already read."""
+    if laboratories is None:
+        laboratories = list(laboratories_of(user))
+    labs = [lab.pk for lab in laboratories]
+    statuses = [status] if status in QUEUE_STATUSES else QUEUE_STATUSES
+    dossiers = lab_queue(user, status)
+    found = matching_dossiers(search) if search.strip() else None
+    if found is not None:
+        dossiers = dossiers.filter(pk__in=found.ids)
+    page = partitioned_keyset_page(
+        dossiers,
+        partitions=[Q(laboratory_id=lab, status=s) for lab in labs for s in statuses],
+        order=QUEUE_ORDER,
+        cursor=cursor,
+        size=size,
+    )
+    now = timezone.now()
+    for dossier in page.object_list:
+        dossier.waiting = waiting_days(dossier.status_since, now)
+        dossier.index = dossier.index_name
+    return page, found
+
+
+def queue_counts(user: User, limit: int | None = None) -> dict[str, BoundedCount]:
+    """How many of the laboratory's dossiers are in each working status, bounded ("more than 1,000")."""
+    partitions = {s.value: Q(status=s) for s in QUEUE_STATUSES}
+    return bounded_counts(lab_queue(user).order_by(), partitions, limit or COUNT_LIMIT)
 
 
 def waiting_days(since: dt.datetime | None, now: dt.datetime | None = None) -> int | None:

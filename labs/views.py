@@ -10,11 +10,11 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from people import auth
+from pfmg.pagination import with_links
 from prescriptions.models import Dossier
 from prescriptions.selectors import dossier_detail
 from prescriptions.services import TransitionRefused
@@ -52,19 +52,26 @@ def queue(request):
     if not rules.is_laboratory_member.test(request.user):
         raise PermissionDenied(_("Cet espace est réservé au personnel des laboratoires."))
     status = request.GET.get("statut", "")
-    now = timezone.now()
-    rows = list(selectors.lab_queue(request.user, status))
-    for dossier in rows:
-        dossier.waiting = selectors.waiting_days(dossier.since, now)
-        dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
+    search = request.GET.get("q", "").strip()[:100]
+    laboratories = list(selectors.laboratories_of(request.user))
+    page, found = selectors.queue_page(
+        request.user,
+        status=status,
+        search=search,
+        cursor=request.GET.get("curseur"),
+        laboratories=laboratories,
+    )
+    counts = selectors.queue_counts(request.user)
     return render(
         request,
         "labs/queue.html",
         {
-            "rows": rows,
-            "statuses": [(s.value, s.label) for s in selectors.QUEUE_STATUSES],
+            "page": with_links(request, page),
+            "search": search,
+            "found": found,
+            "statuses": [(s.value, s.label, counts[s.value]) for s in selectors.QUEUE_STATUSES],
             "current": status,
-            "laboratories": selectors.laboratories_of(request.user),
+            "laboratories": laboratories,
         },
     )
 

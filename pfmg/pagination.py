@@ -18,10 +18,15 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import IntegerField, Q, QuerySet, Subquery, Value
 from django.utils.dateparse import parse_datetime
 
 COUNT_LIMIT = 1000
@@ -117,26 +122,22 @@ def _values(row: Any, order: tuple[str, ...]) -> list[Any]:
     return [getattr(row, _field(spec)[0]) for spec in order]
 
 
-def keyset_page(
-    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None = None, size: int = PAGE_SIZE
-) -> KeysetPage:
-    """One page of ``queryset`` in ``order``, after or before the row the cursor names (the first page without
-    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows."""
-    direction, values = "n", None
+def _read_cursor(cursor: str | None, order: tuple[str, ...]) -> tuple[str, list[Any] | None]:
     if cursor:
         try:
-            direction, values = _decode(cursor, order)
+            return _decode(cursor, order)
         except InvalidCursor:
-            direction, values = "n", None
+            pass
+    return "n", None
+
+
+def _page_of(rows: list[Any], direction: str, values: list[Any] | None, order, size: int) -> KeysetPage:
+    """The page from ``size + 1`` rows read in the cursor's direction, with its cursors."""
     if values is None:
-        rows = list(queryset.order_by(*order)[: size + 1])
         page = KeysetPage(object_list=rows[:size], has_next=len(rows) > size, size=size)
     elif direction == "n":
-        rows = list(queryset.filter(after(order, values)).order_by(*order)[: size + 1])
         page = KeysetPage(object_list=rows[:size], has_next=len(rows) > size, has_previous=True, size=size)
     else:
-        backwards = _reverse(order)
-        rows = list(queryset.filter(after(backwards, values)).order_by(*backwards)[: size + 1])
         page = KeysetPage(
             object_list=list(reversed(rows[:size])), has_next=True, has_previous=len(rows) > size, size=size
         )
@@ -146,3 +147,132 @@ def keyset_page(
         if page.has_previous:
             page.previous_cursor = _encode("p", _values(page.object_list[0], order))
     return page
+
+
+def keyset_page(
+    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None = None, size: int = PAGE_SIZE
+) -> KeysetPage:
+    """One page of ``queryset`` in ``order``, after or before the row the cursor names (the first page without
+    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows."""
+    direction, values = _read_cursor(cursor, order)
+    scan = order if direction == "n" else _reverse(order)
+    if values is not None:
+        queryset = queryset.filter(after(scan, values))
+    rows = list(queryset.order_by(*scan)[: size + 1])
+    return _page_of(rows, direction, values, order, size)
+
+
+def _compound_limits(queryset: QuerySet) -> bool:
+    """Whether the database runs ``(SELECT … LIMIT n) UNION ALL (SELECT … LIMIT n)`` (PostgreSQL: yes;
+    SQLite: no, and there a single scan of a small database is as good)."""
+    return connections[queryset.db].features.supports_slicing_ordering_in_compound
+
+
+def partitioned_keyset_page(
+    queryset: QuerySet,
+    *,
+    partitions: Sequence[Q],
+    order: tuple[str, ...],
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+) -> KeysetPage:
+    """``keyset_page`` of the rows of ``queryset`` in any of ``partitions``, when each partition is a
+    condition that an index ending with ``order`` serves (one RCP and one status, for an index on
+    ``(rcp, status, status_since)``). ``rcp IN (…) AND status IN (…) ORDER BY status_since`` cannot walk
+    such an index in order: the database would read every row of every partition and sort them. Here each
+    partition reads at most ``size + 1`` rows along the index, the database merges them (``UNION ALL`` of
+    ``LIMIT``s) and reads the page's rows by primary key: one query (plus ``queryset``'s prefetches),
+    whatever the size of the partitions."""
+    if not partitions:
+        return KeysetPage(object_list=[], size=size)
+    if len(partitions) == 1 or not _compound_limits(queryset):
+        return keyset_page(queryset.filter(reduce(or_, partitions)), order=order, cursor=cursor, size=size)
+    direction, values = _read_cursor(cursor, order)
+    scan = order if direction == "n" else _reverse(order)
+    key = _field(order[-1])[0]
+    base = queryset if values is None else queryset.filter(after(scan, values))
+    branches = [base.filter(p).order_by(*scan).values(key)[: size + 1] for p in partitions]
+    merged = branches[0].union(*branches[1:], all=True)
+    rows = list(queryset.filter(**{f"{key}__in": merged}).order_by(*scan)[: size + 1])
+    return _page_of(rows, direction, values, order, size)
+
+
+def bounded_counts(
+    queryset: QuerySet, partitions: Mapping[Any, Q], limit: int = COUNT_LIMIT
+) -> dict[Any, BoundedCount]:
+    """``bounded_count`` of each partition of ``queryset`` (per status, per RCP…), in one query where the
+    database allows a ``UNION ALL`` of ``LIMIT``s: each partition reads at most ``limit + 1`` index entries."""
+    keys = list(partitions)
+    if len(keys) < 2:
+        return {key: bounded_count(queryset.filter(partitions[key]), limit) for key in keys}
+    if _compound_limits(queryset):
+        branches = [
+            queryset.filter(partitions[key])
+            .order_by()
+            .values_list(Value(i, output_field=IntegerField()))[: limit + 1]
+            for i, key in enumerate(keys)
+        ]
+    else:
+        # SQLite refuses a LIMIT in a UNION's branch but not in a subquery: bound each branch there.
+        model = queryset.model._default_manager.using(queryset.db)
+        branches = [
+            model.filter(pk__in=queryset.filter(partitions[key]).order_by().values("pk")[: limit + 1])
+            .order_by()
+            .values_list(Value(i, output_field=IntegerField()))
+            for i, key in enumerate(keys)
+        ]
+    seen = Counter(i for (i,) in branches[0].union(*branches[1:], all=True))
+    return {
+        key: BoundedCount(value=min(seen[i], limit), more=seen[i] > limit, limit=limit)
+        for i, key in enumerate(keys)
+    }
+
+
+def with_links(request, page: KeysetPage, param: str = "curseur") -> KeysetPage:
+    """Sets ``page.extra["previous"]``/``["next"]``: the request's query string (filters, search, another
+    list's cursor) with ``param`` set to the previous or next page's cursor."""
+    for name, cursor in (("previous", page.previous_cursor), ("next", page.next_cursor)):
+        if cursor:
+            query = request.GET.copy()
+            query[param] = cursor
+            page.extra[name] = f"?{query.urlencode()}"
+    return page
+
+
+class BoundedCountSubquery(Subquery):
+    """``bounded_count`` as a column: ``(SELECT COUNT(*) FROM (<queryset> LIMIT limit + 1))``, e.g. one per
+    RCP-FMG row with ``OuterRef``. Compare with ``limit`` to say "more than"."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _bounded)"
+    output_field = IntegerField()
+
+    def __init__(self, queryset: QuerySet, limit: int = COUNT_LIMIT, **extra):
+        super().__init__(queryset.order_by().values("pk")[: limit + 1], **extra)
+
+
+def bounded(value: int, limit: int = COUNT_LIMIT) -> BoundedCount:
+    """The ``BoundedCount`` of a ``BoundedCountSubquery`` column."""
+    return BoundedCount(value=min(value, limit), more=value > limit, limit=limit)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The primary keys a search names: at most ``limit`` per lookup; ``truncated`` when a lookup had more
+    (the term is too short to name a few rows)."""
+
+    ids: list[Any]
+    truncated: bool
+
+
+def bounded_matches(model, lookups: Sequence[QuerySet], limit: int = COUNT_LIMIT) -> Matches:
+    """The ``model`` rows whose key one of ``lookups`` (each ``.values(<one key column>)``, read through its own
+    index: a reference, a barcode, a name) returns, at most ``limit + 1`` per lookup, all in one query."""
+    branches = [
+        model._default_manager.filter(pk__in=lookup.order_by()[: limit + 1])
+        .order_by()
+        .values_list("pk", Value(i, output_field=IntegerField()))
+        for i, lookup in enumerate(lookups)
+    ]
+    rows = list(branches[0].union(*branches[1:], all=True)) if len(branches) > 1 else list(branches[0])
+    per_lookup = Counter(i for _, i in rows)
+    return Matches(ids=sorted({pk for pk, _ in rows}), truncated=any(n > limit for n in per_lookup.values()))

@@ -65,12 +65,15 @@ class AgendaForm(forms.Form):
         label=_("Dossiers à inscrire"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args, candidates=None, **kwargs):
+    def __init__(self, *args, candidates=None, shown=None, **kwargs):
+        """``candidates``: every dossier the agenda may take, to check what is posted (by primary key);
+        ``shown``: the few of them the page offers (the oldest, or those searched), never the whole queue."""
         super().__init__(*args, **kwargs)
-        self.fields["dossiers"].queryset = candidates
-        self.fields["dossiers"].label_from_instance = lambda d: (
-            f"{d.reference} — {d.pre_indication_version.name}"
-        )
+        field = self.fields["dossiers"]
+        field.queryset = candidates
+        field.label_from_instance = lambda d: f"{d.reference} — {d.pre_indication_version.name}"
+        if shown is not None:
+            field.choices = [(d.pk, field.label_from_instance(d)) for d in shown]
 
 
 class AttendanceForm(forms.Form):
@@ -78,9 +81,13 @@ class AttendanceForm(forms.Form):
         label=_("Membres présents"), queryset=None, widget=forms.CheckboxSelectMultiple, required=False
     )
 
-    def __init__(self, *args, members=None, **kwargs):
+    def __init__(self, *args, members=None, shown=None, **kwargs):
+        """``members``: to check what is posted; ``shown``: the same members, already read (no second query)."""
         super().__init__(*args, **kwargs)
-        self.fields["present"].queryset = members
+        field = self.fields["present"]
+        field.queryset = members
+        if shown is not None:
+            field.choices = [(u.pk, field.label_from_instance(u)) for u in shown]
 
 
 class DecisionForm(forms.Form):

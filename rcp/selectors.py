@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
-from people.models import RcpBody, User
-from prescriptions.models import Dossier, DossierEvent
-from prescriptions.selectors import dossiers_visible_to, index_person_prefetch
+from people.models import RcpBody, RcpMembership, User
+from pfmg.pagination import (
+    COUNT_LIMIT,
+    BoundedCountSubquery,
+    KeysetPage,
+    Matches,
+    bounded,
+    bounded_matches,
+    partitioned_keyset_page,
+)
+from prescriptions.models import Dossier, DossierPerson, DossierPhenotype
+from prescriptions.selectors import dossiers_visible_to
 
 from .models import AgendaItem, Decision, DecisionCorrection, DownstreamConclusion, Meeting, SheetEntry
 from .rules import DECIDERS
@@ -21,6 +32,41 @@ def rcps_of(user: User) -> QuerySet[RcpBody]:
     if not user.is_authenticated:
         return RcpBody.objects.none()
     return RcpBody.objects.filter(memberships__user=user).distinct().order_by("name")
+
+
+def rcps_with_function(user: User, limit: int | None = None) -> list[RcpBody]:
+    """``rcps_of(user)``, each with ``manages`` (``user`` coordinates or deputises it) and how many dossiers
+    wait for it, bounded ("more than 1,000"): ``waiting`` (submitted) and ``waiting_downstream`` (report
+    delivered, not concluded). One query, each count reading at most ``limit + 1`` index entries."""
+    limit = limit or COUNT_LIMIT
+    decides = RcpMembership.objects.filter(rcp=OuterRef("pk"), user=user, function__in=DECIDERS)
+    for_rcp = Dossier.objects.filter(rcp=OuterRef("pk"))
+    rcps = list(
+        rcps_of(user).annotate(
+            manages=Exists(decides),
+            n_waiting=BoundedCountSubquery(for_rcp.filter(status=S.SUBMITTED), limit),
+            n_downstream=BoundedCountSubquery(
+                for_rcp.filter(status=S.REPORT_DELIVERED, rcp_conclusion__isnull=True), limit
+            ),
+        )
+    )
+    for r in rcps:
+        r.waiting, r.waiting_downstream = bounded(r.n_waiting, limit), bounded(r.n_downstream, limit)
+    return rcps
+
+
+def index_name() -> Subquery:
+    """The index case's name as ``Patient.__str__`` writes it, read with the row (no query per row)."""
+    index = DossierPerson.objects.filter(
+        dossier=OuterRef("pk"), relationship=DossierPerson.Relationship.INDEX
+    )
+    return Subquery(
+        index.order_by("pk").values(
+            name=Concat(
+                Upper("patient__birth_name"), Value(" "), "patient__first_names", output_field=CharField()
+            )
+        )[:1]
+    )
 
 
 def managed_rcps(user: User) -> QuerySet[RcpBody]:
@@ -49,12 +95,22 @@ def _pending_on_agenda(outer: str = "pk") -> Exists:
     )
 
 
-def submitted_at_subquery() -> Subquery:
-    return Subquery(
-        DossierEvent.objects.filter(dossier=OuterRef("pk"), transition="submit")
-        .order_by("-at", "-id")
-        .values("at")[:1]
-    )
+def submitted_at_subquery() -> F:
+    """When the dossier was submitted to the RCP-FMG: the moment it entered ``submitted``, kept on the dossier
+    (``Dossier.status_since``) so that no queue reads the timeline."""
+    return F("status_since")
+
+
+# Every queue is walked along the indexes on (rcp|laboratory, status, status_since): oldest wait first.
+QUEUE_ORDER = ("status_since", "pk")
+CANDIDATES_SHOWN = 50
+
+
+def _rcp_ids(user: User, rcp: RcpBody | None = None) -> list[int]:
+    rcps = rcps_of(user)
+    if rcp is not None:
+        rcps = rcps.filter(pk=rcp.pk)
+    return list(rcps.values_list("pk", flat=True))
 
 
 def queue(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
@@ -65,11 +121,59 @@ def queue(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
         rcps = rcps.filter(pk=rcp.pk)
     return (
         Dossier.objects.filter(rcp__in=rcps, status=S.SUBMITTED)
-        .annotate(submitted_at=submitted_at_subquery(), scheduled=_pending_on_agenda())
+        .annotate(
+            submitted_at=submitted_at_subquery(), scheduled=_pending_on_agenda(), index_name=index_name()
+        )
         .select_related("pre_indication_version", "prescriber", "establishment", "rcp")
-        .prefetch_related(index_person_prefetch())
-        .order_by("submitted_at", "pk")
+        .order_by(*QUEUE_ORDER)
     )
+
+
+SEARCH_LIMIT = COUNT_LIMIT
+
+
+def matching_dossiers(user: User, term: str) -> Matches:
+    """The waiting dossiers of ``user``'s RCP-FMG (submitted, or report delivered) whose reference begins with
+    ``term`` (references are stored upper case: the index serves the prefix), or one of whose persons' birth or
+    used name does (accents and case as typed by the prescriber). At most ``SEARCH_LIMIT`` of each, in one
+    query; the queues intersect it with their own rows.
+
+    The name lookup reads the patients: a name index (issue #12's trigram search of
+    ``prescriptions.selectors``) is what keeps it fast at national scale."""
+    term = term.strip()
+    waiting = Dossier.objects.filter(rcp__in=rcps_of(user), status__in=[S.SUBMITTED, S.REPORT_DELIVERED])
+    names = DossierPerson.objects.filter(dossier__in=waiting).filter(
+        Q(patient__birth_name__istartswith=term) | Q(patient__used_name__istartswith=term)
+    )
+    lookups = [Dossier.objects.filter(reference__startswith=term.upper()).values("pk")]
+    if not any(c.isdigit() for c in term):  # a name has no digit: a reference or its number, no patient read
+        lookups.append(names.values("dossier_id"))
+    return bounded_matches(Dossier, lookups, SEARCH_LIMIT)
+
+
+def _found(dossiers: QuerySet[Dossier], found: Matches | None) -> QuerySet[Dossier]:
+    return dossiers if found is None else dossiers.filter(pk__in=found.ids)
+
+
+def queue_page(
+    user: User,
+    rcps: list[RcpBody],
+    *,
+    found: Matches | None = None,
+    cursor: str | None = None,
+    size: int = 25,
+) -> KeysetPage:
+    """A page of ``user``'s RCP queue among ``rcps`` (some of ``rcps_of(user)``), oldest submission first,
+    with ``days_waited`` set on each row: a fixed number of queries, whatever the length of the queue."""
+    page = partitioned_keyset_page(
+        _found(queue(user), found),
+        partitions=[Q(rcp_id=r.pk, status=S.SUBMITTED) for r in rcps],
+        order=QUEUE_ORDER,
+        cursor=cursor,
+        size=size,
+    )
+    with_waiting(page.object_list)
+    return page
 
 
 def with_waiting(dossiers, today: dt.date | None = None) -> list[Dossier]:
@@ -77,33 +181,97 @@ def with_waiting(dossiers, today: dt.date | None = None) -> list[Dossier]:
     today = today or timezone.localdate()
     rows = list(dossiers)
     for d in rows:
-        since = timezone.localdate(d.submitted_at) if d.submitted_at else today
+        submitted_at = getattr(d, "submitted_at", None) or d.status_since
+        since = timezone.localdate(submitted_at) if submitted_at else today
         d.days_waited = (today - since).days
         d.overdue = d.days_waited > d.rcp.wait_warning_days
-        d.index = d.index_persons[0].patient if d.index_persons else None
+        d.index = d.index_name
     return rows
 
 
 def downstream_candidates(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
-    """Dossiers of ``user``'s RCP-FMG whose report is delivered and that no RCP d'aval has concluded."""
+    """Dossiers of ``user``'s RCP-FMG whose report is delivered and that no RCP d'aval has concluded, oldest
+    delivery first."""
     rcps = rcps_of(user)
     if rcp is not None:
         rcps = rcps.filter(pk=rcp.pk)
     return (
         Dossier.objects.filter(rcp__in=rcps, status=S.REPORT_DELIVERED, rcp_conclusion__isnull=True)
-        .annotate(scheduled=_pending_on_agenda())
+        .annotate(scheduled=_pending_on_agenda(), index_name=index_name())
         .select_related("pre_indication_version", "prescriber", "rcp")
-        .prefetch_related(index_person_prefetch())
-        .order_by("updated_at", "pk")
+        .order_by(*QUEUE_ORDER)
+    )
+
+
+def downstream_page(
+    user: User,
+    rcps: list[RcpBody],
+    *,
+    found: Matches | None = None,
+    cursor: str | None = None,
+    size: int = 25,
+) -> KeysetPage:
+    """A page of the reports delivered awaiting a downstream RCP among ``rcps``, oldest delivery first."""
+    page = partitioned_keyset_page(
+        _found(downstream_candidates(user), found),
+        partitions=[Q(rcp_id=r.pk, status=S.REPORT_DELIVERED) for r in rcps],
+        order=QUEUE_ORDER,
+        cursor=cursor,
+        size=size,
+    )
+    for d in page.object_list:
+        d.index = d.index_name
+    return page
+
+
+def agenda_candidates(user: User, meeting: Meeting) -> QuerySet[Dossier]:
+    """What a meeting's agenda may take: the RCP's waiting dossiers not yet on an agenda. Unbounded: to check
+    what is posted (by primary key); the page shows ``shown_candidates``."""
+    base = queue(user, meeting.rcp) if meeting.is_upstream else downstream_candidates(user, meeting.rcp)
+    return base.filter(scheduled=False)
+
+
+def shown_candidates(
+    user: User, meeting: Meeting, *, found: Matches | None = None, size: int | None = None
+) -> KeysetPage:
+    """The ``size`` oldest candidates for a meeting's agenda, or those ``found`` by a search (reference or
+    name): never every waiting dossier."""
+    status = S.SUBMITTED if meeting.is_upstream else S.REPORT_DELIVERED
+    return partitioned_keyset_page(
+        _found(agenda_candidates(user, meeting), found),
+        partitions=[Q(rcp_id=meeting.rcp_id, status=status)],
+        order=QUEUE_ORDER,
+        size=size or CANDIDATES_SHOWN,
     )
 
 
 def upcoming_meetings(user: User) -> QuerySet[Meeting]:
-    return meetings_visible_to(user).filter(date__gte=timezone.localdate()).order_by("date", "start_time")
+    """With ``n_items``, the length of each agenda (counted, not loaded)."""
+    return (
+        meetings_visible_to(user)
+        .filter(date__gte=timezone.localdate())
+        .annotate(n_items=Count("items"))
+        .order_by("date", "start_time", "pk")
+    )
 
 
 def past_meetings(user: User) -> QuerySet[Meeting]:
     return meetings_visible_to(user).filter(date__lt=timezone.localdate()).order_by("-date", "-start_time")
+
+
+def meetings_around(user: User, coming: int, past: int) -> tuple[list[Meeting], list[Meeting]]:
+    """The first ``coming`` upcoming meetings (with ``n_items``) and the last ``past`` ones, in one query."""
+    upcoming, held = upcoming_meetings(user)[:coming].values("pk"), past_meetings(user)[:past].values("pk")
+    if connection.features.supports_slicing_ordering_in_compound:
+        both = Q(pk__in=upcoming.union(held, all=True))
+    else:  # SQLite: no LIMIT in a UNION's branch, but in a subquery
+        both = Q(pk__in=upcoming) | Q(pk__in=held)
+    rows = list(meetings_visible_to(user).filter(both).annotate(n_items=Count("items")))
+    today = timezone.localdate()
+    return (
+        sorted((m for m in rows if m.date >= today), key=lambda m: (m.date, m.start_time, m.pk)),
+        sorted((m for m in rows if m.date < today), key=lambda m: (m.date, m.start_time), reverse=True),
+    )
 
 
 def decisions_to_record(user: User) -> QuerySet[AgendaItem]:
@@ -125,28 +293,43 @@ def decisions_to_record(user: User) -> QuerySet[AgendaItem]:
     )
 
 
-def _agenda_prefetch() -> Prefetch:
-    dossiers = Dossier.objects.select_related(
-        "pre_indication_version__pre_indication",
-        "prescriber",
-        "entered_by",
-        "establishment",
-        "rcp",
-        "suspected_diagnosis",
-    ).prefetch_related(
-        "persons__patient",
-        "phenotypes__term",
-        "prior_tests",
-        "documents",
-        Prefetch("rcp_decisions", queryset=Decision.objects.select_related("recorded_by", "meeting")),
-        Prefetch("rcp_sheet_entries", queryset=SheetEntry.objects.select_related("author")),
-        "rcp_conclusion",
+def _decisions() -> QuerySet[Decision]:
+    return Decision.objects.select_related("recorded_by", "meeting__rcp").prefetch_related(
+        Prefetch("corrections", queryset=DecisionCorrection.objects.select_related("recorded_by"))
     )
+
+
+def _sheet_prefetches(prefix: str = "") -> list:
+    """What an RCP sheet shows of a dossier beyond its own row: one query each, whatever the number of
+    dossiers (an agenda's) or of their persons, terms, decisions."""
+    return [
+        Prefetch(f"{prefix}persons", queryset=DossierPerson.objects.select_related("patient")),
+        Prefetch(f"{prefix}phenotypes", queryset=DossierPhenotype.objects.select_related("term")),
+        f"{prefix}prior_tests",
+        Prefetch(f"{prefix}rcp_decisions", queryset=_decisions()),
+        Prefetch(f"{prefix}rcp_sheet_entries", queryset=SheetEntry.objects.select_related("author")),
+    ]
+
+
+SHEET_RELATED = (
+    "pre_indication_version__pre_indication",
+    "prescriber",
+    "entered_by",
+    "establishment",
+    "rcp",
+    "suspected_diagnosis",
+    "rcp_conclusion__recorded_by",
+    "rcp_conclusion__meeting",
+)
+
+
+def _agenda_prefetch() -> Prefetch:
+    """The agenda's items with their dossiers read in the same query, and each dossier's sheet."""
     return Prefetch(
         "items",
-        queryset=AgendaItem.objects.select_related("added_by").prefetch_related(
-            Prefetch("dossier", queryset=dossiers)
-        ),
+        queryset=AgendaItem.objects.select_related(
+            "added_by", *(f"dossier__{name}" for name in SHEET_RELATED)
+        ).prefetch_related(*_sheet_prefetches("dossier__"), "dossier__documents"),
     )
 
 
@@ -155,7 +338,7 @@ def meeting_detail(user: User, pk: int) -> Meeting:
     return (
         meetings_visible_to(user)
         .select_related("rcp__establishment", "created_by")
-        .prefetch_related(_agenda_prefetch(), "present")
+        .prefetch_related(_agenda_prefetch())
         .get(pk=pk)
     )
 
@@ -185,54 +368,73 @@ def meeting_for_minutes(pk: int) -> Meeting:
 
 
 def sheet_dossier(user: User, pk: int) -> Dossier:
-    """A dossier with what its RCP sheet shows, among those ``user`` may see (Dossier.DoesNotExist otherwise)."""
-    return (
+    """A dossier with what its RCP sheet shows (decisions, entries and conclusion included), among those
+    ``user`` may see (Dossier.DoesNotExist otherwise)."""
+    member = RcpMembership.objects.filter(user=user.pk, rcp=OuterRef("rcp"))
+    dossier = (
         dossiers_visible_to(user)
-        .select_related(
-            "pre_indication_version__pre_indication",
-            "prescriber",
-            "entered_by",
-            "establishment",
-            "rcp",
-            "laboratory",
-            "suspected_diagnosis",
-        )
-        .prefetch_related(
-            "persons__patient",
-            "phenotypes__term",
-            "prior_tests",
-            "documents__expected",
-            "pre_indication_version__documents",
-        )
+        .select_related(*SHEET_RELATED, "laboratory")
+        .prefetch_related(*_sheet_prefetches(), "documents")
+        .annotate(user_is_rcp_member=Exists(member))
         .get(pk=pk)
     )
+    # For ``rules.is_member_of_dossier_rcp``: asked twice by the sheet, answered by this query.
+    dossier.rcp_membership_read_for = (user.pk, dossier.user_is_rcp_member)
+    return dossier
+
+
+def _prefetched(dossier: Dossier, name: str) -> bool:
+    return name in getattr(dossier, "_prefetched_objects_cache", {})
 
 
 def decisions_of(dossier: Dossier) -> list[Decision]:
-    return list(
-        dossier.rcp_decisions.select_related("recorded_by", "meeting__rcp").prefetch_related(
-            Prefetch("corrections", queryset=DecisionCorrection.objects.select_related("recorded_by"))
-        )
-    )
+    """Oldest first, with their corrections: as read with the dossier by ``sheet_dossier``, or read now."""
+    if _prefetched(dossier, "rcp_decisions"):
+        return list(dossier.rcp_decisions.all())
+    return list(_decisions().filter(dossier=dossier))
 
 
 def sheet_entries_of(dossier: Dossier) -> list[SheetEntry]:
+    if _prefetched(dossier, "rcp_sheet_entries"):
+        return list(dossier.rcp_sheet_entries.all())
     return list(dossier.rcp_sheet_entries.select_related("author"))
 
 
 def conclusion_of(dossier: Dossier) -> DownstreamConclusion | None:
+    """As read with the dossier by ``sheet_dossier``, or read now."""
+    if Dossier.rcp_conclusion.is_cached(dossier):
+        return getattr(dossier, "rcp_conclusion", None)
     return (
         DownstreamConclusion.objects.select_related("recorded_by", "meeting").filter(dossier=dossier).first()
     )
 
 
-def pending_item(dossier: Dossier, kind: str = Meeting.Kind.UPSTREAM) -> AgendaItem | None:
-    """The agenda item awaiting this dossier's decision (the earliest meeting it is on and not yet decided)."""
+def pending_items(dossier: Dossier) -> dict[str, AgendaItem]:
+    """Per kind of meeting, the agenda item awaiting this dossier's decision (the earliest meeting it is on and
+    that has not decided on it): one query for both kinds."""
     decided = Decision.objects.filter(meeting=OuterRef("meeting"), dossier=OuterRef("dossier"))
-    return (
-        AgendaItem.objects.filter(dossier=dossier, meeting__kind=kind)
+    items: dict[str, AgendaItem] = {}
+    pending = (
+        AgendaItem.objects.filter(dossier=dossier)
         .exclude(Exists(decided))
         .select_related("meeting__rcp")
         .order_by("meeting__date", "meeting__start_time", "id")
-        .first()
+    )
+    for item in pending:
+        items.setdefault(item.meeting.kind, item)
+    return items
+
+
+def pending_item(dossier: Dossier, kind: str = Meeting.Kind.UPSTREAM) -> AgendaItem | None:
+    """The agenda item awaiting this dossier's decision (the earliest meeting it is on and not yet decided)."""
+    return pending_items(dossier).get(kind)
+
+
+def meeting_members(meeting: Meeting) -> list[User]:
+    """The members of the meeting's RCP-FMG, each with ``present`` (declared present at the meeting)."""
+    attended = Meeting.present.through.objects.filter(meeting=meeting, user=OuterRef("pk"))
+    return list(
+        User.objects.filter(rcp_memberships__rcp=meeting.rcp_id)
+        .annotate(present=Exists(attended))
+        .order_by("last_name", "first_name", "pk")
     )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from people.models import User
+from pfmg.pagination import with_links
 from prescriptions.models import Dossier
 from prescriptions.selectors import dossiers_visible_to, identities_hidden_q
 from prescriptions.services import TransitionRefused
@@ -65,23 +66,68 @@ def _back(request, default: str) -> str:
     return default
 
 
+# The home page's short lists (meetings to come, decisions to record): the first ones, and "more" beyond.
+HOME_LIST_LIMIT = 30
+DOWNSTREAM_PREVIEW = 10
+PAST_MEETINGS = 10
+SEARCH_MAX_LENGTH = 100
+
+
+def _search(request) -> str:
+    return request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+
+
+def _chosen_rcp(request, rcps: list) -> list:
+    """The RCP-FMG picked in the filter (``?rcp=<pk>``), among the user's own; all of them otherwise."""
+    chosen = request.GET.get("rcp", "")
+    picked = [r for r in rcps if str(r.pk) == chosen]
+    return picked or rcps
+
+
+def _first(queryset, limit: int = HOME_LIST_LIMIT) -> tuple[list, bool]:
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 @login_required
 def home(request):
+    """The user's RCP-FMG with how many dossiers wait for each, and one list at a time, a page of it: the
+    dossiers submitted (``?liste=amont``, the default) or the reports to discuss downstream (``aval``)."""
     user = request.user
-    rcps = list(selectors.rcps_of(user))
+    rcps = selectors.rcps_with_function(user)
     if not rcps:
         raise Http404
+    shown = _chosen_rcp(request, rcps)
+    search = _search(request)
+    downstream = request.GET.get("liste") == "aval"
+    list_page = selectors.downstream_page if downstream else selectors.queue_page
+    found = selectors.matching_dossiers(user, search) if search else None
+    page = list_page(user, shown, found=found, cursor=request.GET.get("curseur"))
+    # Beside the queue, the oldest few reports to discuss downstream; all of them under ``?liste=aval``.
+    preview = (
+        None if downstream else selectors.downstream_page(user, shown, found=found, size=DOWNSTREAM_PREVIEW)
+    )
+    manages = any(r.manages for r in rcps)
+    upcoming, past = selectors.meetings_around(user, HOME_LIST_LIMIT + 1, PAST_MEETINGS)
+    upcoming, more_upcoming = upcoming[:HOME_LIST_LIMIT], len(upcoming) > HOME_LIST_LIMIT
+    to_record, more_to_record = _first(selectors.decisions_to_record(user)) if manages else ([], False)
     return render(
         request,
         "rcp/home.html",
         {
             "rcps": rcps,
-            "manages": selectors.managed_rcps(user).exists(),
-            "upcoming": selectors.upcoming_meetings(user).prefetch_related("items"),
-            "past": selectors.past_meetings(user)[:10],
-            "to_record": selectors.decisions_to_record(user),
-            "queue": selectors.with_waiting(selectors.queue(user)),
-            "downstream": selectors.downstream_candidates(user),
+            "shown_rcp": shown[0] if len(shown) == 1 and len(rcps) > 1 else None,
+            "search": search,
+            "downstream": downstream,
+            "manages": manages,
+            "upcoming": upcoming,
+            "more_upcoming": more_upcoming,
+            "past": past,
+            "found": found,
+            "to_record": to_record,
+            "more_to_record": more_to_record,
+            "page": with_links(request, page),
+            "downstream_preview": preview,
         },
     )
 
@@ -141,10 +187,8 @@ class AgendaRow:
         return self.item.dossier
 
 
-def _candidates(user: User, meeting: Meeting):
-    if meeting.is_upstream:
-        return selectors.queue(user, meeting.rcp).filter(scheduled=False)
-    return selectors.downstream_candidates(user, meeting.rcp).filter(scheduled=False)
+def _members(meeting: Meeting):
+    return User.objects.filter(rcp_memberships__rcp=meeting.rcp).order_by("last_name", "first_name")
 
 
 @login_required
@@ -153,9 +197,12 @@ def meeting_detail(request, pk: int):
     user = request.user
     manages = rules.manages_meeting.test(user, meeting)
     awaiting = Dossier.Status.SUBMITTED if meeting.is_upstream else Dossier.Status.REPORT_DELIVERED
-    hidden = _identities_hidden_on_agenda(user, meeting)
+    agenda = list(meeting.items.all())
+    # Only a withdrawn dossier may hide its persons: ask the rule when the agenda holds one.
+    withdrawn = any(item.dossier.status == Dossier.Status.WITHDRAWN for item in agenda)
+    hidden = _identities_hidden_on_agenda(user, meeting) if withdrawn else set()
     items = []
-    for item in meeting.items.all():
+    for item in agenda:
         dossier = item.dossier
         decisions = [d for d in dossier.rcp_decisions.all() if d.meeting_id == meeting.pk]
         concluded = getattr(dossier, "rcp_conclusion", None) if not meeting.is_upstream else None
@@ -177,12 +224,24 @@ def meeting_detail(request, pk: int):
                 hide_identities=dossier.pk in hidden,
             )
         )
-    context = {"meeting": meeting, "items": items, "manages": manages, "present": list(meeting.present.all())}
     if manages:
-        context["agenda_form"] = AgendaForm(candidates=_candidates(user, meeting))
+        members = selectors.meeting_members(meeting)
+        present = [u for u in members if u.present]
+    else:
+        present = list(meeting.present.all())
+    context = {"meeting": meeting, "items": items, "manages": manages, "present": present}
+    if manages:
+        search = _search(request)
+        found = selectors.matching_dossiers(user, search) if search else None
+        shown = selectors.shown_candidates(user, meeting, found=found)
+        context["agenda_form"] = AgendaForm(
+            candidates=selectors.agenda_candidates(user, meeting), shown=shown.object_list
+        )
+        context["candidates"] = shown
+        context["search"] = search
+        context["found"] = found
         context["attendance_form"] = AttendanceForm(
-            members=User.objects.filter(rcp_memberships__rcp=meeting.rcp).order_by("last_name", "first_name"),
-            initial={"present": [u.pk for u in meeting.present.all()]},
+            members=_members(meeting), shown=members, initial={"present": [u.pk for u in present]}
         )
     return render(request, "rcp/meeting_detail.html", context)
 
@@ -191,7 +250,7 @@ def meeting_detail(request, pk: int):
 @require_POST
 def meeting_agenda_add(request, pk: int):
     meeting = _meeting(request, pk, manage=True)
-    form = AgendaForm(request.POST, candidates=_candidates(request.user, meeting))
+    form = AgendaForm(request.POST, candidates=selectors.agenda_candidates(request.user, meeting))
     if not form.is_valid():
         messages.error(request, _("Cochez au moins un dossier de la file d'attente à inscrire."))
     else:
@@ -243,8 +302,7 @@ def meeting_agenda_remove(request, pk: int, item_pk: int):
 @require_POST
 def meeting_attendance(request, pk: int):
     meeting = _meeting(request, pk, manage=True)
-    members = User.objects.filter(rcp_memberships__rcp=meeting.rcp)
-    form = AttendanceForm(request.POST, members=members)
+    form = AttendanceForm(request.POST, members=_members(meeting))
     if not form.is_valid():
         messages.error(request, _("Seuls les membres de la RCP-FMG peuvent être déclarés présents."))
     else:
@@ -295,8 +353,8 @@ def meeting_minutes_pdf(request, pk: int):
 def _sheet_context(request, dossier: Dossier, refusal: str = "", **forms) -> dict:
     user = request.user
     decisions = selectors.decisions_of(dossier)
-    item = selectors.pending_item(dossier)
-    downstream_item = selectors.pending_item(dossier, Meeting.Kind.DOWNSTREAM)
+    pending = selectors.pending_items(dossier)
+    item, downstream_item = pending.get(Meeting.Kind.UPSTREAM), pending.get(Meeting.Kind.DOWNSTREAM)
     conclusion = selectors.conclusion_of(dossier)
     awaiting = dossier.status == Dossier.Status.SUBMITTED
     may_decide = awaiting and rules.may_record_decision.test(user, dossier)
