@@ -122,12 +122,14 @@ def test_a_refused_submission_renders_nothing_and_writes_nothing(monkeypatch, dr
     assert rendered == []
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_submission_renders_the_pdf_after_its_transaction_not_inside_it(monkeypatch, reference_data):
     """The submission commits without the bon de prescription; the render is queued on commit and, with no
     broker, runs once the response is out (here: when the collected work is run)."""
     rcp = f.rcp_body()
-    f.coordinator(rcp)
+    coordinator = f.coordinator(rcp)
+    coordinator.email = "coordination@chu.invalid"
+    coordinator.save(update_fields=["email"])
     draft = f.dossier(prescriber_user=f.prescriber(), rcp=rcp)
     rendered: list[tuple[int, bool]] = []
 
@@ -152,8 +154,9 @@ def test_submission_renders_the_pdf_after_its_transaction_not_inside_it(monkeypa
     assert email.state == OutboxEmail.State.SENT
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_with_a_broker_the_render_is_queued_on_commit_and_not_run_here(monkeypatch, reference_data):
+    from notifications.tasks import send_email
     from pfmg.celery import app
     from prescriptions.tasks import render_prescription_summary
 
@@ -162,12 +165,18 @@ def test_with_a_broker_the_render_is_queued_on_commit_and_not_run_here(monkeypat
     draft = f.dossier(prescriber_user=f.prescriber(), rcp=rcp)
     queued: list[tuple[str, tuple, bool]] = []
 
-    def apply_async(self, args=None, **kwargs):
-        queued.append((self.name, tuple(args or ()), connection.in_atomic_block))
+    def sender(task):
+        def apply_async(args=None, **kwargs):
+            queued.append((task.name, tuple(args or ()), connection.in_atomic_block))
 
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
-    monkeypatch.setattr(type(render_prescription_summary), "apply_async", apply_async)
+        return apply_async
+
+    app.conf.task_always_eager = False  # restored by conftest._celery_eager
+    for task in (render_prescription_summary, send_email):
+        task = task._get_current_object()
+        monkeypatch.setattr(task, "apply_async", sender(task))
     attest_and_submit(dossier=draft, prescriber=draft.prescriber, rcp=draft.rcp)
+    # Queued once the transaction committed, to the broker: nothing rendered or sent by this process.
     assert (render_prescription_summary.name, (draft.pk,), False) in queued
 
 
@@ -189,7 +198,7 @@ def test_deferred_work_waits_for_the_end_of_the_request():
     assert done[-1] == "after the request: at once"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_submit_page_answers_before_the_pdf_is_rendered(client, monkeypatch, reference_data):
     """Through the whole request cycle, without a broker: the view submits and builds its response, then the
     render runs (when the server closes the response), out of the transaction; the page never waits for it."""
