@@ -137,6 +137,14 @@ def run(args: argparse.Namespace) -> None:
     created = time.perf_counter() - started
     print(f"Prepared {len(dossiers)} complete drafts through the prescribing services in {created:.1f}s")
 
+    # What a running server has loaded before its first request (the URLconf, which the e-mails' links need;
+    # the e-mail template), so that the first timed transition does not pay for it.
+    from django.template.loader import get_template
+    from django.urls import reverse
+
+    reverse("dossier_detail", args=[dossiers[0][0].pk])
+    get_template("notifications/email/transition.txt")
+
     profiler = None
     if args.profile:
         import cProfile

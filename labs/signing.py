@@ -73,6 +73,11 @@ class _LoadedSigner(signers.SimpleSigner):
     def __init__(self, *, private_key, **kwargs) -> None:
         super().__init__(**kwargs)
         self.private_key = private_key
+        # The room pyhanko reserved for this signer's signature with a given timestamping certificate (or
+        # none). pyhanko measures it by signing a first time (a dry run, timestamp included) before signing for
+        # real, with a 50 % margin; the same signer and authority always make a container of the same size, so
+        # its measure is kept after the first signature.
+        self.reserved: dict[bytes | None, int] = {}
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
@@ -214,9 +219,16 @@ def sign_pdf(data: bytes, *, laboratory, signer_name: str) -> SignedPdf:
         location=f"{laboratory.name}, {laboratory.city}",
     )
     out = BytesIO()
+    timestamper = _timestamper()
+    authority = timestamper.tsa_cert.sha256 if timestamper is not None else None
+    reserved = signer.reserved.get(authority)
     try:
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=False)
-        signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper(), output=out)
+        signers.sign_pdf(
+            writer, meta, signer=signer, timestamper=timestamper, output=out, bytes_reserved=reserved
+        )
+        if reserved is None:
+            signer.reserved[authority] = _reserved_in(out.getvalue())
     except SigningError as exc:
         raise SigningUnavailable(
             _("La signature électronique du compte rendu a échoué (%(error)s).") % {"error": exc}
@@ -230,6 +242,12 @@ def sign_pdf(data: bytes, *, laboratory, signer_name: str) -> SignedPdf:
             % {"error": exc}
         ) from exc
     return SignedPdf(data=out.getvalue(), subject=subject_of(signer.signing_cert))
+
+
+def _reserved_in(signed: bytes) -> int:
+    """The room (hexadecimal digits) reserved for the last signature of ``signed``."""
+    signature = PdfFileReader(BytesIO(signed), strict=False).embedded_signatures[-1]
+    return 2 * len(signature.sig_object["/Contents"])
 
 
 # --- Verification -------------------------------------------------------------------------------------------
