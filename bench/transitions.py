@@ -178,10 +178,13 @@ def run(args: argparse.Namespace) -> None:
             at += step
             # Untimed, as in pfmg.demo.walk: routing comes with validation or finalising (a labs write, not a
             # transition), and each app records what its requirements of this transition need.
-            if name == "finalise" and not dossier.laboratory_id:
-                route_dossier(dossier=dossier, actor=cast.prescriber, at=at - step / 2)
-            for app_demo in APP_DEMOS:
-                app_demo.prepare(name, dossier, cast, at - step / 4)
+            with after_response.collecting() as untimed:
+                if name == "finalise" and not dossier.laboratory_id:
+                    route_dossier(dossier=dossier, actor=cast.prescriber, at=at - step / 2)
+                for app_demo in APP_DEMOS:
+                    app_demo.prepare(name, dossier, cast, at - step / 4)
+            if args.run_deferred:  # e.g. the minutes of the meeting the demo's RCP-FMG concluded in
+                after_response.run(untimed)
             draft = None
             if name == "sign_report":
                 draft = (
