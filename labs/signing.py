@@ -140,7 +140,7 @@ def _load(path: Path) -> _LoadedSigner | None:
     return _open(str(path), (stat.st_mtime_ns, stat.st_size), _password())
 
 
-def laboratory_signer(laboratory) -> signers.SimpleSigner:
+def laboratory_signer(laboratory) -> _LoadedSigner:
     """The laboratory's signer, or SigningUnavailable naming what is missing."""
     if laboratory is None:
         raise SigningUnavailable(
