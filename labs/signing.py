@@ -14,26 +14,37 @@ Verification trusts the roots in ``REPORT_SIGNING_TRUST_ROOTS`` and, in DEMO_MOD
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from asn1crypto import x509
+from asn1crypto import cms, core, x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import load_der_x509_certificate
 from django.conf import settings
 from django.utils.translation import gettext as _
 from pyhanko.keys import load_cert_from_pemder
+from pyhanko.keys.internal import (
+    translate_pyca_cryptography_cert_to_asn1,
+    translate_pyca_cryptography_key_to_asn1,
+)
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import signers
+from pyhanko.sign import general, signers
 from pyhanko.sign.fields import SigSeedSubFilter
-from pyhanko.sign.general import SigningError
+from pyhanko.sign.general import SigningError, simple_cms_attribute
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 TIMESTAMPING_FILE = "timestamping.p12"
 DEMO_ROOT_FILE = "demo-root-ca.pem"
@@ -55,18 +66,81 @@ def _password() -> bytes | None:
     return settings.REPORT_SIGNING_PASSWORD.encode() or None
 
 
-def _load(path: Path) -> signers.SimpleSigner | None:
+class _LoadedSigner(signers.SimpleSigner):
+    """pyhanko's SimpleSigner loads its private key again, and so checks it again (about 35 ms of CPU for an RSA
+    key), at each signature; this one keeps the key it was opened with."""
+
+    def __init__(self, *, private_key, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.private_key = private_key
+        # The room pyhanko reserved for this signer's signature with a given timestamping certificate (or
+        # none). pyhanko measures it by signing a first time (a dry run, timestamp included) before signing for
+        # real, with a 50 % margin; the same signer and authority always make a container of the same size, so
+        # its measure is kept after the first signature.
+        self.reserved: dict[bytes | None, int] = {}
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self.private_key, RSAPrivateKey):
+            return self.private_key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        return super().sign_raw(data, digest_algorithm)
+
+
+class _PortalTimeStamper(DummyTimeStamper):
+    """The portal's timestamping authority, with its key loaded once (as ``_LoadedSigner``). Same token as
+    DummyTimeStamper's ``_sign_tst_info``, which it overrides only to use the loaded key."""
+
+    def __init__(self, *, private_key: RSAPrivateKey, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.private_key = private_key
+
+    def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime):
+        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        md.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                simple_cms_attribute("signing_certificate", general.as_signing_certificate(self.tsa_cert)),
+                simple_cms_attribute("message_digest", md.finalize()),
+            ]
+        )
+        signature = self.private_key.sign(
+            signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper())
+        )
+        return signature, signed_attrs
+
+
+@functools.lru_cache(maxsize=16)
+def _open(path: str, version: tuple[int, int], password: bytes | None) -> _LoadedSigner | None:
+    """The signer of a PKCS#12 file, opened once per version of the file (``version``: its modification time
+    and size) and password: opening derives the key from the password and checks the key, both slow on
+    purpose, and a laboratory signs the same way all day."""
     try:
-        data = path.read_bytes()
+        key, certificate, others = pkcs12.load_key_and_certificates(Path(path).read_bytes(), password)
+    except (OSError, ValueError):
+        return None
+    if key is None:
+        return None
+    registry = SimpleCertificateStore()
+    registry.register_multiple({translate_pyca_cryptography_cert_to_asn1(c) for c in others})
+    return _LoadedSigner(
+        private_key=key,
+        signing_key=translate_pyca_cryptography_key_to_asn1(key),
+        signing_cert=translate_pyca_cryptography_cert_to_asn1(certificate) if certificate else None,
+        cert_registry=registry,
+    )
+
+
+def _load(path: Path) -> _LoadedSigner | None:
+    try:
+        stat = path.stat()
     except OSError:
         return None
-    try:
-        return signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=_password())
-    except ValueError:
-        return None
+    return _open(str(path), (stat.st_mtime_ns, stat.st_size), _password())
 
 
-def laboratory_signer(laboratory) -> signers.SimpleSigner:
+def laboratory_signer(laboratory) -> _LoadedSigner:
     """The laboratory's signer, or SigningUnavailable naming what is missing."""
     if laboratory is None:
         raise SigningUnavailable(
@@ -106,12 +180,17 @@ def laboratory_signer(laboratory) -> signers.SimpleSigner:
     return signer
 
 
-def _timestamper() -> DummyTimeStamper | None:
+def _timestamper() -> _PortalTimeStamper | None:
     tsa = _load(Path(settings.REPORT_SIGNING_DIR) / TIMESTAMPING_FILE)
     if tsa is None:
         return None
-    return DummyTimeStamper(
-        tsa_cert=tsa.signing_cert, tsa_key=tsa.signing_key, certs_to_embed=tsa.cert_registry
+    if not isinstance(tsa.private_key, RSAPrivateKey) or tsa.signing_cert is None:
+        return None
+    return _PortalTimeStamper(
+        private_key=tsa.private_key,
+        tsa_cert=tsa.signing_cert,
+        tsa_key=tsa.signing_key,
+        certs_to_embed=tsa.cert_registry,
     )
 
 
@@ -140,9 +219,16 @@ def sign_pdf(data: bytes, *, laboratory, signer_name: str) -> SignedPdf:
         location=f"{laboratory.name}, {laboratory.city}",
     )
     out = BytesIO()
+    timestamper = _timestamper()
+    authority = timestamper.tsa_cert.sha256 if timestamper is not None else None
+    reserved = signer.reserved.get(authority)
     try:
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=False)
-        signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper(), output=out)
+        signers.sign_pdf(
+            writer, meta, signer=signer, timestamper=timestamper, output=out, bytes_reserved=reserved
+        )
+        if reserved is None:
+            signer.reserved[authority] = _reserved_in(out.getvalue())
     except SigningError as exc:
         raise SigningUnavailable(
             _("La signature électronique du compte rendu a échoué (%(error)s).") % {"error": exc}
@@ -156,6 +242,12 @@ def sign_pdf(data: bytes, *, laboratory, signer_name: str) -> SignedPdf:
             % {"error": exc}
         ) from exc
     return SignedPdf(data=out.getvalue(), subject=subject_of(signer.signing_cert))
+
+
+def _reserved_in(signed: bytes) -> int:
+    """The room (hexadecimal digits) reserved for the last signature of ``signed``."""
+    signature = PdfFileReader(BytesIO(signed), strict=False).embedded_signatures[-1]
+    return 2 * len(signature.sig_object["/Contents"])
 
 
 # --- Verification -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from people.models import RcpMembership, User
+from pfmg import after_response
 from prescriptions.models import Dossier, DossierEvent
 
 from .models import Notification, OutboxEmail
@@ -99,6 +100,16 @@ def on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) ->
 def queue_email(outbox_id: int) -> None:
     """Hand the e-mail to the worker. A broker that is down only delays it: the periodic dispatch sends what is
     still pending once the broker is back."""
+    from .tasks import send_email
+
+    if send_email.app.conf.task_always_eager:
+        # No broker: sent by this process, but after the response (pfmg.after_response), not inside it.
+        after_response.defer(_send_now, outbox_id)
+        return
+    _send_now(outbox_id)
+
+
+def _send_now(outbox_id: int) -> None:
     from .tasks import send_email
 
     try:

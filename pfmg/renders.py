@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from . import after_response
+
 logger = logging.getLogger(__name__)
 
 Sweep = Callable[[datetime], int]
@@ -32,10 +34,18 @@ def sweep_missing_renders(since: datetime) -> int:
 def queue_render(task, *args) -> bool:
     """Queue a rendering task; call it from ``transaction.on_commit``. With the broker down the data are already
     committed: log it and leave the render to the sweep and the download (no error for the user). Returns
-    whether it was queued."""
+    whether it was queued. Without a broker (eager tasks) the render runs after the response
+    (``pfmg.after_response``), never inside the request that asked for it."""
+    if task.app.conf.task_always_eager:
+        after_response.defer(_apply, task, args)
+        return True
+    return _apply(task, args)
+
+
+def _apply(task, args: tuple) -> bool:
     try:
         task.apply_async(args=args, retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweep recovers it
-        logger.warning("Broker unavailable: %s%r left to the render sweep", task.name, args)
+    except Exception:  # noqa: BLE001 - any broker failure (or eager render failure): the sweep recovers it
+        logger.warning("Broker unavailable: %s%r left to the render sweep", task.name, args, exc_info=True)
         return False
     return True

@@ -10,7 +10,9 @@ imports them, they plug in here from their AppConfig.ready().
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
@@ -19,6 +21,26 @@ if TYPE_CHECKING:
     from .models import Dossier
 
 MissingCheck = Callable[["Dossier"], list[str]]
+
+
+# The conditions ``services.transition_dossier`` has just found to hold on one dossier object, inside the
+# transaction that fires the transition. django-fsm checks every condition again when the transition method
+# runs; those are not evaluated a second time (each may cost queries): only for that object, those conditions,
+# and the duration of that call.
+_verified: ContextVar[tuple[object, frozenset[Condition]] | None] = ContextVar(
+    "verified_conditions", default=None
+)
+
+
+@contextmanager
+def verified(dossier: Dossier, conditions: list) -> Iterator[None]:
+    """Within the block, calling one of ``conditions`` on ``dossier`` answers True without evaluating it: the
+    caller evaluated them all (``missing_for``) and found nothing missing, in the same transaction."""
+    token = _verified.set((dossier, frozenset(c for c in conditions if isinstance(c, Condition))))
+    try:
+        yield
+    finally:
+        _verified.reset(token)
 
 
 class Condition:
@@ -30,6 +52,9 @@ class Condition:
         return list(self._check(dossier))
 
     def __call__(self, dossier: Dossier) -> bool:
+        verified = _verified.get()
+        if verified is not None and verified[0] is dossier and self in verified[1]:
+            return True
         return not self.missing(dossier)
 
     def __repr__(self) -> str:

@@ -10,11 +10,11 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_fsm import ConcurrentTransition, can_proceed
+from django_fsm import ConcurrentTransition
 
 from people.models import Establishment, User
 
-from .conditions import missing_for
+from .conditions import missing_for, verified
 from .models import Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion, ReferenceCounter
 from .rules import REASON_REQUIRED, REFUSAL_MESSAGES, TRANSITION_RULES
 
@@ -161,37 +161,18 @@ def choose_rcp(*, dossier: Dossier, rcp) -> Dossier:
     return dossier
 
 
-def _transition_method(dossier: Dossier, name: str):
+def _transition_meta(dossier: Dossier, name: str):
+    """The transition ``name`` from the dossier's status (django-fsm's ``Transition``: conditions, permission,
+    target), or None when the status has no such transition."""
     if name not in TRANSITION_NAMES:
         raise TransitionRefused(_("« %(name)s » n'est pas une action sur un dossier.") % {"name": name})
-    return getattr(dossier, name)
+    machine = getattr(Dossier, name)._django_fsm
+    if not machine.has_transition(dossier.status):
+        return None
+    return machine.get_transition(dossier.status)
 
 
-def _transition_meta(dossier: Dossier, name: str):
-    method = _transition_method(dossier, name)
-    return method._django_fsm.get_transition(dossier.status)
-
-
-def transition_dossier(
-    *, dossier: Dossier, name: str, actor: User, reason: str = "", at: datetime | None = None
-) -> DossierEvent:
-    """Fire transition ``name`` as ``actor``: permission, conditions, the state change and its log entry,
-    atomically. Two users acting at once: the second gets ``TransitionConflict`` and nothing changes."""
-    method = _transition_method(dossier, name)
-    label = Dossier.Status(dossier.status).label
-    if not can_proceed(method, check_conditions=False):
-        raise TransitionRefused(
-            _("Action « %(name)s » impossible : le dossier %(ref)s est au statut « %(status)s ».")
-            % {"name": name, "ref": dossier.reference, "status": label}
-        )
-    meta = _transition_meta(dossier, name)
-    if not meta.has_perm(dossier, actor):
-        raise TransitionNotPermitted(str(REFUSAL_MESSAGES[name]))
-    reasons = missing_for(dossier, meta.conditions)
-    if reasons:
-        raise TransitionRefused(
-            _("Action « %(name)s » impossible pour l'instant :") % {"name": name}, reasons
-        )
+def _checked_reason(name: str, reason: str) -> str:
     reason = (reason or "").strip()
     if name in REASON_REQUIRED and not reason:
         raise TransitionRefused(_("Un motif est obligatoire pour cette action."))
@@ -200,12 +181,40 @@ def transition_dossier(
             _("Le motif est trop long : %(max)d caractères au plus (il en compte %(n)d).")
             % {"max": REASON_MAX_LENGTH, "n": len(reason)}
         )
+    return reason
+
+
+def transition_dossier(
+    *, dossier: Dossier, name: str, actor: User, reason: str = "", at: datetime | None = None
+) -> DossierEvent:
+    """Fire transition ``name`` as ``actor``: permission, conditions, the state change and its log entry,
+    atomically. Two users acting at once: the second gets ``TransitionConflict`` and nothing changes.
+
+    The permission is tested once, and the conditions are evaluated once, inside the transaction that writes
+    (so what they read is what the change is based on); django-fsm's own check of the conditions, when the
+    transition method runs right after, does not evaluate them again (``conditions.verified``). What the
+    receivers of ``transition_recorded`` must render or send is queued on commit, never done here."""
+    meta = _transition_meta(dossier, name)
+    if meta is None:
+        raise TransitionRefused(
+            _("Action « %(name)s » impossible : le dossier %(ref)s est au statut « %(status)s ».")
+            % {"name": name, "ref": dossier.reference, "status": Dossier.Status(dossier.status).label}
+        )
+    if not meta.has_perm(dossier, actor):
+        raise TransitionNotPermitted(str(REFUSAL_MESSAGES[name]))
 
     from_status = dossier.status
     at = at or timezone.now()
     try:
         with transaction.atomic():
-            method()
+            reasons = missing_for(dossier, meta.conditions)
+            if reasons:
+                raise TransitionRefused(
+                    _("Action « %(name)s » impossible pour l'instant :") % {"name": name}, reasons
+                )
+            reason = _checked_reason(name, reason)
+            with verified(dossier, meta.conditions):
+                getattr(dossier, name)()
             dossier.updated_at = dossier.status_since = at
             dossier.save(update_fields=["status", "updated_at", "status_since"])
             event = DossierEvent.objects.create(
@@ -263,10 +272,9 @@ def actions_for(dossier: Dossier, user: User, skip: tuple[str, ...] = ()) -> lis
     for name in TRANSITION_NAMES:
         if name in skip:
             continue
-        method = getattr(dossier, name)
-        if not can_proceed(method, check_conditions=False):
-            continue
         meta = _transition_meta(dossier, name)
+        if meta is None:
+            continue
         permitted = meta.has_perm(dossier, user)
         reasons = missing_for(dossier, meta.conditions) if permitted else [str(REFUSAL_MESSAGES[name])]
         actions.append(
