@@ -10,6 +10,13 @@ Two rules, for every list the portal shows (pages, queues, the API):
 ``keyset_page(queryset, order=("-updated_at", "-pk"), cursor=request.GET.get("curseur"))`` returns a
 ``KeysetPage``: ``object_list``, ``has_next``/``next_cursor``, ``has_previous``/``previous_cursor``. The
 order's last field must be unique (``pk``), so that the boundary is one row.
+
+**Scopes made of branches.** A queryset filtered by ``A OR B`` (a prescriber's own dossiers or those of the
+RCPs they coordinate), ordered and limited, may make PostgreSQL fetch and sort every row of ``A OR B``. Given
+``branches=[A, B]`` (conditions whose union the queryset already holds, each served by an index in the list's
+order), ``keyset_page`` and ``bounded_count`` ask each branch for its own first rows and merge them: a UNION
+of ``ORDER BY … LIMIT n`` subqueries, each one index range. Only where the database takes ordered, limited
+parts in a UNION (PostgreSQL); elsewhere the plain filter.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -40,9 +48,25 @@ class BoundedCount:
         return f"> {self.limit}" if self.more else str(self.value)
 
 
-def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> BoundedCount:
-    """The number of rows of ``queryset``, reading at most ``limit + 1`` of them."""
-    n = queryset.order_by()[: limit + 1].count()
+def _by_branch(queryset: QuerySet, branches: list[Q] | None) -> bool:
+    return (
+        bool(branches)
+        and len(branches) > 1
+        and connections[queryset.db].features.supports_slicing_ordering_in_compound
+    )
+
+
+def bounded_count(
+    queryset: QuerySet, limit: int = COUNT_LIMIT, *, branches: list[Q] | None = None
+) -> BoundedCount:
+    """The number of rows of ``queryset``, reading at most ``limit + 1`` of them (of each branch, if given: the
+    union of the branches' first ``limit + 1`` rows exceeds ``limit`` exactly when the whole union does)."""
+    if _by_branch(queryset, branches):
+        plain = queryset.order_by().prefetch_related(None).select_related(None)
+        parts = [plain.filter(branch).values_list("pk")[: limit + 1] for branch in branches]
+        n = parts[0].union(*parts[1:]).count()
+    else:
+        n = queryset.order_by()[: limit + 1].count()
     return BoundedCount(value=min(n, limit), more=n > limit, limit=limit)
 
 
@@ -117,11 +141,34 @@ def _values(row: Any, order: tuple[str, ...]) -> list[Any]:
     return [getattr(row, _field(spec)[0]) for spec in order]
 
 
+def _rows(
+    queryset: QuerySet, condition: Q, order: tuple[str, ...], limit: int, branches: list[Q] | None
+) -> list:
+    """The first ``limit`` rows of ``queryset`` that meet ``condition``, in ``order``."""
+    if not _by_branch(queryset, branches):
+        return list(queryset.filter(condition).order_by(*order)[:limit])
+    # Each branch's first rows (one index range each), merged: then the page's rows by primary key.
+    names = [_field(spec)[0] for spec in order]
+    plain = queryset.filter(condition).prefetch_related(None).select_related(None)
+    parts = [plain.filter(branch).order_by(*order).values_list(*names)[:limit] for branch in branches]
+    keys = list(parts[0].union(*parts[1:]))
+    for i in range(len(order) - 1, -1, -1):  # stable sorts, last key first
+        keys.sort(key=lambda k, i=i: k[i], reverse=_field(order[i])[1])
+    pks = [k[-1] for k in keys[:limit]]
+    return list(queryset.filter(pk__in=pks).order_by(*order)) if pks else []
+
+
 def keyset_page(
-    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None = None, size: int = PAGE_SIZE
+    queryset: QuerySet,
+    *,
+    order: tuple[str, ...],
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    branches: list[Q] | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` in ``order``, after or before the row the cursor names (the first page without
-    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows."""
+    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows; with
+    ``branches`` (see above), two on PostgreSQL: the page's keys, then its rows."""
     direction, values = "n", None
     if cursor:
         try:
@@ -129,14 +176,14 @@ def keyset_page(
         except InvalidCursor:
             direction, values = "n", None
     if values is None:
-        rows = list(queryset.order_by(*order)[: size + 1])
+        rows = _rows(queryset, Q(), order, size + 1, branches)
         page = KeysetPage(object_list=rows[:size], has_next=len(rows) > size, size=size)
     elif direction == "n":
-        rows = list(queryset.filter(after(order, values)).order_by(*order)[: size + 1])
+        rows = _rows(queryset, after(order, values), order, size + 1, branches)
         page = KeysetPage(object_list=rows[:size], has_next=len(rows) > size, has_previous=True, size=size)
     else:
         backwards = _reverse(order)
-        rows = list(queryset.filter(after(backwards, values)).order_by(*backwards)[: size + 1])
+        rows = _rows(queryset, after(backwards, values), backwards, size + 1, branches)
         page = KeysetPage(
             object_list=list(reversed(rows[:size])), has_next=True, has_previous=len(rows) > size, size=size
         )
