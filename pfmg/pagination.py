@@ -145,17 +145,14 @@ def _rows(
     queryset: QuerySet, condition: Q, order: tuple[str, ...], limit: int, branches: list[Q] | None
 ) -> list:
     """The first ``limit`` rows of ``queryset`` that meet ``condition``, in ``order``."""
-    if not _by_branch(queryset, branches):
-        return list(queryset.filter(condition).order_by(*order)[:limit])
-    # Each branch's first rows (one index range each), merged: then the page's rows by primary key.
-    names = [_field(spec)[0] for spec in order]
-    plain = queryset.filter(condition).prefetch_related(None).select_related(None)
-    parts = [plain.filter(branch).order_by(*order).values_list(*names)[:limit] for branch in branches]
-    keys = list(parts[0].union(*parts[1:]))
-    for i in range(len(order) - 1, -1, -1):  # stable sorts, last key first
-        keys.sort(key=lambda k, i=i: k[i], reverse=_field(order[i])[1])
-    pks = [k[-1] for k in keys[:limit]]
-    return list(queryset.filter(pk__in=pks).order_by(*order)) if pks else []
+    rows = queryset.filter(condition)
+    if _by_branch(queryset, branches):
+        # Each branch's first keys (one index range each); the page is the first of their union, by primary
+        # key: one query, whose sort reads at most ``limit`` rows per branch.
+        plain = rows.order_by(*order).prefetch_related(None).select_related(None)
+        parts = [plain.filter(branch).values_list("pk")[:limit] for branch in branches]
+        rows = queryset.filter(pk__in=parts[0].union(*parts[1:]))
+    return list(rows.order_by(*order)[:limit])
 
 
 def keyset_page(
@@ -167,8 +164,7 @@ def keyset_page(
     branches: list[Q] | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` in ``order``, after or before the row the cursor names (the first page without
-    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows; with
-    ``branches`` (see above), two on PostgreSQL: the page's keys, then its rows."""
+    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows."""
     direction, values = "n", None
     if cursor:
         try:

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
@@ -42,6 +42,8 @@ class DossierScope:
     laboratory_ids: tuple[int, ...] = ()
     assisted_ids: tuple[int, ...] = ()
     counsellor_establishment_id: int | None = None
+    # Someone assists the user: drafts may be handed over to them (the home list's "À valider").
+    assisted_by_someone: bool = False
 
     @property
     def branches(self) -> list[Q]:
@@ -89,10 +91,13 @@ def dossier_scope(user: User) -> DossierScope:
             AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=user)
             .annotate(kind=Value("assisted", output_field=kind))
             .values_list("kind", "user_id"),
+            AssistantAssignment.prescribers.through.objects.filter(user=user)
+            .annotate(kind=Value("assistant", output_field=kind))
+            .values_list("kind", "assistantassignment_id"),
             all=True,
         )
     )
-    ids: dict[str, list[int]] = {"rcp": [], "lab": [], "assisted": []}
+    ids: dict[str, list[int]] = {"rcp": [], "lab": [], "assisted": [], "assistant": []}
     for which, pk in memberships:
         ids[which].append(pk)
     counselling = user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id
@@ -102,6 +107,7 @@ def dossier_scope(user: User) -> DossierScope:
         laboratory_ids=tuple(sorted(ids["lab"])),
         assisted_ids=tuple(sorted(ids["assisted"])),
         counsellor_establishment_id=user.establishment_id if counselling else None,
+        assisted_by_someone=bool(ids["assistant"]),
     )
 
 
@@ -119,7 +125,14 @@ def identities_hidden_q(user: User, scope: DossierScope | None = None) -> Q:
 
 
 # What a list row shows of a dossier, joined in the same query.
-DOSSIER_LIST_RELATED = ("pre_indication_version", "prescriber", "entered_by", "establishment", "rcp", "laboratory")
+DOSSIER_LIST_RELATED = (
+    "pre_indication_version",
+    "prescriber",
+    "entered_by",
+    "establishment",
+    "rcp",
+    "laboratory",
+)
 
 
 def dossier_list(user: User) -> QuerySet[Dossier]:
@@ -159,15 +172,17 @@ def prescribers_for(user: User) -> QuerySet[User]:
     )
 
 
-def prescribable_versions(query: str = "") -> list[PreIndicationVersion]:
-    """The versions in force today that may be prescribed, by category then filière then name."""
+def prescribable_versions(query: str = "", *, with_details: bool = True) -> list[PreIndicationVersion]:
+    """The versions in force today that may be prescribed, by category then filière then name (with their
+    documents and RCP-FMG bodies unless ``with_details`` is false: a filter's options need only the names)."""
     today = timezone.localdate()
     versions = (
         PreIndicationVersion.objects.filter(effective_from__lte=today, status__in=["active", "extended"])
         .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=today))
         .select_related("pre_indication")
-        .prefetch_related("documents", "pre_indication__rcp_bodies")
     )
+    if with_details:
+        versions = versions.prefetch_related("documents", "pre_indication__rcp_bodies")
     for word in query.split():
         versions = versions.filter(Q(name__icontains=word) | Q(filiere__icontains=word))
     order = {c: i for i, c in enumerate(Category.values)}
@@ -272,11 +287,13 @@ class PatientSearchName(models.Func):
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
 
 
-def search_words(text: str) -> list[str]:
-    """The words of a name search as ``PatientSearchName`` holds them: lower case, no accents; hyphens and
-    apostrophes separate words (« Jean-Pierre » finds « JEAN PIERRE » and the reverse)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+def search_words(text: str, *, unaccent: bool = True) -> list[str]:
+    """The words of a name search as ``PatientSearchName`` holds them: lower case, without accents where the
+    database removes them too; hyphens and apostrophes separate words (« Jean-Pierre » finds « JEAN PIERRE »)."""
+    plain = text.lower()
+    if unaccent:
+        decomposed = unicodedata.normalize("NFKD", plain.translate(_LIGATURES))
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return [w for w in re.split(r"[\s'’\-]+", plain) if w]
 
 
@@ -292,7 +309,8 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
     compact = re.sub(r"\s+", "", query).upper()
     has_digit = any(c.isdigit() for c in compact)
     identity = Q(pk__in=[])
-    words = [w for w in search_words(query) if not any(c.isdigit() for c in w)]
+    unaccent = connection.vendor == "postgresql"
+    words = [w for w in search_words(query, unaccent=unaccent) if not any(c.isdigit() for c in w)]
     if words:
         patients = Patient.objects.alias(search_name=PatientSearchName())
         for word in words:

@@ -110,8 +110,11 @@ def home(request):
     dossiers = scope.dossiers()
     tab = request.GET.get("vue", "")
     to_validate = Q(status=S.DRAFT, prescriber=user, handed_over_at__isnull=False) & ~Q(entered_by=user)
+    # Only an assisted prescriber has drafts handed over to validate: no count for the others.
     to_validate_count = (
-        bounded_count(dossiers.filter(to_validate)) if user.has_role(Role.PRESCRIBER) else None
+        bounded_count(dossiers.filter(to_validate))
+        if scope.assisted_by_someone and user.has_role(Role.PRESCRIBER)
+        else None
     )
     if tab == "a-valider":
         dossiers = dossiers.filter(to_validate)
@@ -150,6 +153,9 @@ def home(request):
         dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
         if dossier.pk in hidden:
             dossier.index = None
+    # Those in whose name the user may prescribe: themselves if a prescriber (logged in, so active), and the
+    # prescribers they assist (read only when they assist someone).
+    assisted = list(selectors.prescribers_for(user)) if scope.assisted_ids else []
     params = request.GET.copy()
     for name in ("curseur", "page", "q"):
         params.pop(name, None)
@@ -160,7 +166,7 @@ def home(request):
             "page": page,
             "count": count,
             "statuses": Dossier.Status.choices,
-            "pre_indications": selectors.prescribable_versions(),
+            "pre_indications": selectors.prescribable_versions(with_details=False),
             "current": {
                 "statut": status,
                 "pre_indication": pre_indication,
@@ -170,10 +176,8 @@ def home(request):
             },
             "querystring": params.urlencode(),
             "to_validate_count": to_validate_count,
-            "can_prescribe": selectors.prescribers_for(user).exists(),
-            "assisted": selectors.prescribers_for(user)
-            if user.has_role(Role.PRESCRIPTION_ASSISTANT)
-            else None,
+            "can_prescribe": user.has_role(Role.PRESCRIBER) or bool(assisted),
+            "assisted": assisted if user.has_role(Role.PRESCRIPTION_ASSISTANT) else None,
         },
     )
 
