@@ -151,7 +151,11 @@ def _rows(
         # key: one query, whose sort reads at most ``limit`` rows per branch.
         plain = rows.order_by(*order).prefetch_related(None).select_related(None)
         parts = [plain.filter(branch).values_list("pk")[:limit] for branch in branches]
-        rows = queryset.filter(pk__in=parts[0].union(*parts[1:]))
+        # The keys already meet every condition: the outer query only loads them (with the queryset's joins
+        # and prefetches), so that the planner does not weigh the conditions again against the whole table.
+        rows = queryset.model._default_manager.filter(pk__in=parts[0].union(*parts[1:]))
+        rows.query.select_related = queryset.query.select_related
+        rows._prefetch_related_lookups = queryset._prefetch_related_lookups
     return list(rows.order_by(*order)[:limit])
 
 

@@ -309,8 +309,8 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
     compact = re.sub(r"\s+", "", query).upper()
     has_digit = any(c.isdigit() for c in compact)
     identity = Q(pk__in=[])
-    unaccent = connection.vendor == "postgresql"
-    words = [w for w in search_words(query, unaccent=unaccent) if not any(c.isdigit() for c in w)]
+    # A query with a digit is an INS or a reference, never a name: no name search for it.
+    words = [] if has_digit else search_words(query, unaccent=connection.vendor == "postgresql")
     if words:
         patients = Patient.objects.alias(search_name=PatientSearchName())
         for word in words:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from people.models import Role
-from pfmg.pagination import bounded_count, keyset_page
+from pfmg.pagination import COUNT_LIMIT, bounded_count, keyset_page
 
 from . import panels, selectors
 from .models import Dossier
@@ -91,6 +91,7 @@ def _stored_search(request) -> str:
 
 
 HOME_ORDER = ("-updated_at", "-pk")
+SEARCH_COUNT_LIMIT = 100
 
 
 @login_required
@@ -127,11 +128,13 @@ def home(request):
     query = _stored_search(request)  # never ``?q=``: an identity in a URL ends up in access logs
     if query:
         dossiers = dossiers.filter(selectors.dossier_search_q(user, query, scope))
-    count = bounded_count(dossiers, branches=branches)
+    # A search's count stops sooner: counting a thousand "MARTIN" means testing every dossier of the scope
+    # until a thousand match, while a page needs 26.
+    count = bounded_count(dossiers, limit=SEARCH_COUNT_LIMIT if query else COUNT_LIMIT, branches=branches)
     page = keyset_page(
-        dossiers.select_related(*selectors.DOSSIER_LIST_RELATED).prefetch_related(
-            selectors.index_person_prefetch()
-        ),
+        # Only the join the rows show: each more join in this query costs PostgreSQL's planner more than its
+        # execution (80 ms of planning with the six list joins, 0.5 ms to run).
+        dossiers.select_related("pre_indication_version").prefetch_related(selectors.index_person_prefetch()),
         order=HOME_ORDER,
         cursor=request.GET.get("curseur"),
         branches=branches,
