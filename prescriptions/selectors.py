@@ -308,9 +308,14 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
     scope = scope or dossier_scope(user)
     compact = re.sub(r"\s+", "", query).upper()
     has_digit = any(c.isdigit() for c in compact)
+    # A reference (PFMG-2026-…) or an INS (15 characters, digits but for Corsica's 2A/2B) is looked up as such
+    # only: OR'ed with a name search, it would keep PostgreSQL from serving either by its index.
+    reference_like = bool(re.fullmatch(r"PFMG[-\d]*", compact))
+    ins_like = bool(re.fullmatch(r"[\dAB]{13,15}", compact)) and sum(c.isdigit() for c in compact) >= 11
     identity = Q(pk__in=[])
-    # A query with a digit is an INS or a reference, never a name: no name search for it.
-    words = [] if has_digit else search_words(query, unaccent=connection.vendor == "postgresql")
+    words = (
+        [] if reference_like or ins_like else search_words(query, unaccent=connection.vendor == "postgresql")
+    )
     if words:
         patients = Patient.objects.alias(search_name=PatientSearchName())
         for word in words:
@@ -318,10 +323,10 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
         identity |= Q(
             pk__in=DossierPerson.objects.filter(patient__in=patients.values("pk")).values("dossier_id")
         )
-    if has_digit and compact:
+    if has_digit and not reference_like:
         by_ins = DossierPerson.objects.filter(patient__ins=compact).values_list("dossier_id", flat=True)
         identity |= Q(pk__in=list(by_ins))
     found = identity & ~identities_hidden_q(user, scope)
-    if compact and (has_digit or compact.startswith("PFMG")):
+    if reference_like:
         found |= Q(reference__startswith=compact)
     return found

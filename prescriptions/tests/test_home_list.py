@@ -254,6 +254,8 @@ def test_a_withdrawn_dossier_is_not_found_by_name_from_its_laboratory(client, pr
     seqoia = Laboratory.objects.get(code="seqoia")
     [withdrawn] = copies(template, 1, prefix="WD", status=S.WITHDRAWN, laboratory_id=seqoia.pk)
     [closed] = copies(template, 1, prefix="CL", status=S.CLOSED, laboratory_id=seqoia.pk)
+    Dossier.objects.filter(pk=withdrawn.pk).update(reference="PFMG-1999-000001")
+    withdrawn.refresh_from_db()
     Patient.objects.filter(dossier_roles__dossier__in=[withdrawn, closed]).update(birth_name="RETRAIT")
     client.force_login(f.lab_member("seqoia"))
     by_name = search(client, "Retrait")
