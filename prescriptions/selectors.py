@@ -77,8 +77,6 @@ def dossier_scope(user: User) -> DossierScope:
     """``user``'s scope, its memberships read in one small query (each part served by the membership's index)."""
     if not user.is_authenticated or not user.is_active:
         return DossierScope()
-    if user.is_superuser or user.has_role(Role.ADMINISTRATOR):
-        return DossierScope(user_id=user.pk, everything=True)
     kind = models.CharField()
     memberships = (
         RcpMembership.objects.filter(user=user)
@@ -101,8 +99,10 @@ def dossier_scope(user: User) -> DossierScope:
     for which, pk in memberships:
         ids[which].append(pk)
     counselling = user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id
+    # Administrators see every dossier; their memberships still count (a laboratory's withdrawn identities).
     return DossierScope(
         user_id=user.pk,
+        everything=user.is_superuser or user.has_role(Role.ADMINISTRATOR),
         rcp_ids=tuple(sorted(ids["rcp"])),
         laboratory_ids=tuple(sorted(ids["lab"])),
         assisted_ids=tuple(sorted(ids["assisted"])),
