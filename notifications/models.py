@@ -32,7 +32,11 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["recipient", "read_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            # The inbox, newest first by keyset (notifications.views.inbox).
+            models.Index(fields=["recipient", "created_at", "id"], name="notification_inbox_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "event"], name="one_notification_per_event_and_recipient"

@@ -1,7 +1,8 @@
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+
+from pfmg.pagination import keyset_page
 
 from . import services
 from .models import Notification
@@ -9,8 +10,11 @@ from .models import Notification
 
 @login_required
 def inbox(request):
+    # Newest first, by keyset on (recipient, created_at, id): the same cost on page 1 and deep down, no count.
     notifications = Notification.objects.filter(recipient=request.user).select_related("dossier")
-    page = Paginator(notifications, 30).get_page(request.GET.get("page"))
+    page = keyset_page(
+        notifications, order=("-created_at", "-pk"), cursor=request.GET.get("curseur"), size=30
+    )
     return render(request, "notifications/inbox.html", {"page": page})
 
 

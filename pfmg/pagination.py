@@ -10,6 +10,13 @@ Two rules, for every list the portal shows (pages, queues, the API):
 ``keyset_page(queryset, order=("-updated_at", "-pk"), cursor=request.GET.get("curseur"))`` returns a
 ``KeysetPage``: ``object_list``, ``has_next``/``next_cursor``, ``has_previous``/``previous_cursor``. The
 order's last field must be unique (``pk``), so that the boundary is one row.
+
+**Scopes made of branches.** A queryset filtered by ``A OR B`` (a prescriber's own dossiers or those of the
+RCPs they coordinate), ordered and limited, may make PostgreSQL fetch and sort every row of ``A OR B``. Given
+``branches=[A, B]`` (conditions whose union the queryset already holds, each served by an index in the list's
+order), ``keyset_page`` and ``bounded_count`` ask each branch for its own first rows and merge them: a UNION
+of ``ORDER BY … LIMIT n`` subqueries, each one index range. Only where the database takes ordered, limited
+parts in a UNION (PostgreSQL); elsewhere the plain filter.
 """
 
 from __future__ import annotations
@@ -45,9 +52,25 @@ class BoundedCount:
         return f"> {self.limit}" if self.more else str(self.value)
 
 
-def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> BoundedCount:
-    """The number of rows of ``queryset``, reading at most ``limit + 1`` of them."""
-    n = queryset.order_by()[: limit + 1].count()
+def _by_branch(queryset: QuerySet, branches: list[Q] | None) -> bool:
+    return (
+        bool(branches)
+        and len(branches) > 1
+        and connections[queryset.db].features.supports_slicing_ordering_in_compound
+    )
+
+
+def bounded_count(
+    queryset: QuerySet, limit: int = COUNT_LIMIT, *, branches: list[Q] | None = None
+) -> BoundedCount:
+    """The number of rows of ``queryset``, reading at most ``limit + 1`` of them (of each branch, if given: the
+    union of the branches' first ``limit + 1`` rows exceeds ``limit`` exactly when the whole union does)."""
+    if _by_branch(queryset, branches):
+        plain = queryset.order_by().prefetch_related(None).select_related(None)
+        parts = [plain.filter(branch).values_list("pk")[: limit + 1] for branch in branches]
+        n = parts[0].union(*parts[1:]).count()
+    else:
+        n = queryset.order_by()[: limit + 1].count()
     return BoundedCount(value=min(n, limit), more=n > limit, limit=limit)
 
 
@@ -149,16 +172,46 @@ def _page_of(rows: list[Any], direction: str, values: list[Any] | None, order, s
     return page
 
 
+def _rows(
+    queryset: QuerySet, condition: Q, order: tuple[str, ...], limit: int, branches: Sequence[Q] | None
+) -> list:
+    """The first ``limit`` rows of ``queryset`` that meet ``condition``, in ``order``."""
+    rows = queryset.filter(condition)
+    if _by_branch(queryset, branches):
+        assert branches is not None
+        # Each branch's first keys (one index range each); the page is the first of their union, by primary
+        # key: one query, whose sort reads at most ``limit`` rows per branch.
+        plain = rows.order_by(*order).prefetch_related(None).select_related(None)
+        parts = [plain.filter(branch).values_list("pk")[:limit] for branch in branches]
+        # The keys already meet every condition: the outer query only loads them (with the queryset's joins,
+        # annotations and prefetches), so that the planner does not weigh the conditions again against the
+        # whole table.
+        loaded = queryset.model._default_manager.using(queryset.db).filter(
+            pk__in=parts[0].union(*parts[1:], all=True)
+        )
+        loaded.query.select_related = queryset.query.select_related
+        loaded._prefetch_related_lookups = queryset._prefetch_related_lookups
+        if queryset.query.annotations:
+            loaded = loaded.annotate(**queryset.query.annotations)
+        rows = loaded
+    return list(rows.order_by(*order)[:limit])
+
+
 def keyset_page(
-    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None = None, size: int = PAGE_SIZE
+    queryset: QuerySet,
+    *,
+    order: tuple[str, ...],
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    branches: Sequence[Q] | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` in ``order``, after or before the row the cursor names (the first page without
-    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows."""
+    one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows (per
+    branch, when ``branches`` are given; see the module's docstring)."""
     direction, values = _read_cursor(cursor, order)
     scan = order if direction == "n" else _reverse(order)
-    if values is not None:
-        queryset = queryset.filter(after(scan, values))
-    rows = list(queryset.order_by(*scan)[: size + 1])
+    condition = Q() if values is None else after(scan, values)
+    rows = _rows(queryset, condition, scan, size + 1, branches)
     return _page_of(rows, direction, values, order, size)
 
 
@@ -187,14 +240,7 @@ def partitioned_keyset_page(
         return KeysetPage(object_list=[], size=size)
     if len(partitions) == 1 or not _compound_limits(queryset):
         return keyset_page(queryset.filter(reduce(or_, partitions)), order=order, cursor=cursor, size=size)
-    direction, values = _read_cursor(cursor, order)
-    scan = order if direction == "n" else _reverse(order)
-    key = _field(order[-1])[0]
-    base = queryset if values is None else queryset.filter(after(scan, values))
-    branches = [base.filter(p).order_by(*scan).values(key)[: size + 1] for p in partitions]
-    merged = branches[0].union(*branches[1:], all=True)
-    rows = list(queryset.filter(**{f"{key}__in": merged}).order_by(*scan)[: size + 1])
-    return _page_of(rows, direction, values, order, size)
+    return keyset_page(queryset, order=order, cursor=cursor, size=size, branches=partitions)
 
 
 def bounded_counts(

@@ -207,10 +207,26 @@ class Patient(models.Model):
                 name="patient_born_has_birth_date",
             ),
         ]
-        indexes = [models.Index(fields=["birth_name", "date_of_birth"])]
+        indexes = [
+            models.Index(fields=["birth_name", "date_of_birth"]),
+            # Identity vigilance looks known patients up by their birth date and sex (selectors.known_patients).
+            models.Index(fields=["date_of_birth", "sex"], name="patient_birth_date_sex_idx"),
+        ]
+        # The name search's trigram index is PostgreSQL's only: migration 0007 creates it.
 
     def __str__(self) -> str:
         return f"{self.birth_name.upper()} {self.first_names}"
+
+
+# The dossier's columns a user's scope goes through (``selectors.DossierScope.branches``), with the short name
+# of their home-list indexes.
+SCOPE_COLUMNS = (
+    ("prescriber", "presc"),
+    ("entered_by", "entered"),
+    ("rcp", "rcp"),
+    ("laboratory", "lab"),
+    ("establishment", "estab"),
+)
 
 
 class Dossier(ConcurrentTransitionMixin, models.Model):
@@ -267,18 +283,21 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("prescripteur"),
         on_delete=models.PROTECT,
         related_name="prescribed_dossiers",
+        db_index=False,  # served by the scope indexes that lead with it (Meta.indexes)
     )
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("saisi par"),
         on_delete=models.PROTECT,
         related_name="entered_dossiers",
+        db_index=False,  # served by the scope indexes that lead with it (Meta.indexes)
     )
     establishment = models.ForeignKey(
         "people.Establishment",
         verbose_name=_("établissement"),
         on_delete=models.PROTECT,
         related_name="dossiers",
+        db_index=False,  # served by the scope indexes that lead with it (Meta.indexes)
     )
     rcp = models.ForeignKey(
         "people.RcpBody",
@@ -287,6 +306,7 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="dossiers",
+        db_index=False,  # served by the scope indexes that lead with it (Meta.indexes)
     )
     laboratory = models.ForeignKey(
         "people.Laboratory",
@@ -295,6 +315,7 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="dossiers",
+        db_index=False,  # served by the scope indexes that lead with it (Meta.indexes)
     )
     # --- What the prescriber fills in while the dossier is a draft (or when the RCP asks for more). ---
     criteria_checklist = models.JSONField(
@@ -343,9 +364,26 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("dossier")
         verbose_name_plural = _("dossiers")
         indexes = [
-            models.Index(fields=["prescriber", "status"]),
             models.Index(fields=["rcp", "status", "status_since"], name="dossier_rcp_queue_idx"),
             models.Index(fields=["laboratory", "status", "status_since"], name="dossier_lab_queue_idx"),
+            # The home list, newest activity first (keyset on updated_at, id): one index per branch of a scope
+            # (``selectors.DossierScope.branches``), with and without the status filter. They lead with the
+            # foreign key, so they also serve its lookups: the foreign keys' own indexes are dropped.
+            *(
+                index
+                for column, short in SCOPE_COLUMNS
+                for index in (
+                    models.Index(fields=[column, "updated_at", "id"], name=f"dossier_{short}_recent_idx"),
+                    models.Index(
+                        fields=[column, "status", "updated_at", "id"], name=f"dossier_{short}_st_recent_idx"
+                    ),
+                )
+            ),
+            # A search by the beginning of a reference (LIKE 'PFMG-2026-00%'): the unique index's collation
+            # does not serve LIKE on PostgreSQL; the pattern operators do (ignored elsewhere).
+            models.Index(
+                fields=["reference"], opclasses=["varchar_pattern_ops"], name="dossier_reference_like_idx"
+            ),
         ]
 
     def __str__(self) -> str:

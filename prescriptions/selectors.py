@@ -1,12 +1,16 @@
 """Reads of dossiers, always scoped to the user who asks."""
 
+import functools
+import operator
 import re
 import unicodedata
+from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import connection, models
+from django.db.models import Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
-from people.models import RcpBody, Role, User
+from people.models import AssistantAssignment, LaboratoryMembership, RcpBody, RcpMembership, Role, User
 
 from .folding import Fold, fold, folded, unfold
 from .models import Category, Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion
@@ -28,31 +32,113 @@ LAB_VISIBLE = [
 ]
 
 
+@dataclass(frozen=True)
+class DossierScope:
+    """What a user may see, resolved to ids first (their RCPs, laboratories, assisted prescribers): each branch
+    is then a plain condition on the dossier's own columns, served by an index on that column, instead of an OR
+    across joins that makes PostgreSQL read the whole table. ``everything`` for administrators."""
+
+    user_id: int | None = None
+    everything: bool = False
+    rcp_ids: tuple[int, ...] = ()
+    laboratory_ids: tuple[int, ...] = ()
+    assisted_ids: tuple[int, ...] = ()
+    counsellor_establishment_id: int | None = None
+    # Someone assists the user: drafts may be handed over to them (the home list's "À valider").
+    assisted_by_someone: bool = False
+
+    @property
+    def branches(self) -> list[Q]:
+        """One condition per way of seeing a dossier; their union is the scope. Each is served by one of the
+        dossier's ``(column, updated_at, id)`` and ``(column, status, updated_at, id)`` indexes."""
+        if self.everything or self.user_id is None:
+            return []
+        branches = [Q(prescriber_id=self.user_id), Q(entered_by_id=self.user_id)]
+        if self.assisted_ids:
+            branches.append(Q(prescriber_id__in=self.assisted_ids))
+        if self.rcp_ids:
+            branches.append(Q(rcp_id__in=self.rcp_ids, status__in=RCP_VISIBLE))
+        if self.laboratory_ids:
+            branches.append(Q(laboratory_id__in=self.laboratory_ids, status__in=LAB_VISIBLE))
+        if self.counsellor_establishment_id:
+            branches.append(
+                Q(establishment_id=self.counsellor_establishment_id) & ~Q(status=Dossier.Status.DRAFT)
+            )
+        return branches
+
+    def dossiers(self) -> QuerySet[Dossier]:
+        if self.everything:
+            return Dossier.objects.all()
+        branches = self.branches
+        if not branches:
+            return Dossier.objects.none()
+        return Dossier.objects.filter(functools.reduce(operator.or_, branches))
+
+
+def dossier_scope(user: User) -> DossierScope:
+    """``user``'s scope, its memberships read in one small query (each part served by the membership's index)."""
+    if not user.is_authenticated or not user.is_active:
+        return DossierScope()
+    kind = models.CharField()
+    memberships = (
+        RcpMembership.objects.filter(user=user)
+        .annotate(kind=Value("rcp", output_field=kind))
+        .values_list("kind", "rcp_id")
+        .union(
+            LaboratoryMembership.objects.filter(user=user)
+            .annotate(kind=Value("lab", output_field=kind))
+            .values_list("kind", "laboratory_id"),
+            AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=user)
+            .annotate(kind=Value("assisted", output_field=kind))
+            .values_list("kind", "user_id"),
+            AssistantAssignment.prescribers.through.objects.filter(user=user)
+            .annotate(kind=Value("assistant", output_field=kind))
+            .values_list("kind", "assistantassignment_id"),
+            all=True,
+        )
+    )
+    ids: dict[str, list[int]] = {"rcp": [], "lab": [], "assisted": [], "assistant": []}
+    for which, pk in memberships:
+        ids[which].append(pk)
+    counselling = user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id
+    # Administrators see every dossier; their memberships still count (a laboratory's withdrawn identities).
+    return DossierScope(
+        user_id=user.pk,
+        everything=user.is_superuser or user.has_role(Role.ADMINISTRATOR),
+        rcp_ids=tuple(sorted(ids["rcp"])),
+        laboratory_ids=tuple(sorted(ids["lab"])),
+        assisted_ids=tuple(sorted(ids["assisted"])),
+        counsellor_establishment_id=user.establishment_id if counselling else None,
+        assisted_by_someone=bool(ids["assistant"]),
+    )
+
+
 def dossiers_visible_to(user: User) -> QuerySet[Dossier]:
     """Every dossier ``user`` may see, and no other. National coordination sees aggregates only: none here."""
-    if not user.is_authenticated or not user.is_active:
-        return Dossier.objects.none()
-    if user.is_superuser or user.has_role(Role.ADMINISTRATOR):
-        return Dossier.objects.all()
-    scope = Q(prescriber=user) | Q(entered_by=user)
-    scope |= Q(prescriber__assisted_by__assistant=user)
-    scope |= Q(rcp__memberships__user=user, status__in=RCP_VISIBLE)
-    scope |= Q(laboratory__memberships__user=user, status__in=LAB_VISIBLE)
-    if user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id:
-        scope |= Q(establishment_id=user.establishment_id) & ~Q(status=Dossier.Status.DRAFT)
-    # The joins above may repeat a row; filter on the ids to keep a plain, orderable queryset.
-    return Dossier.objects.filter(pk__in=Dossier.objects.filter(scope).values("pk"))
+    return dossier_scope(user).dossiers()
 
 
-def identities_hidden_q(user: User) -> Q:
+def identities_hidden_q(user: User, scope: DossierScope | None = None) -> Q:
     """The dossiers whose persons ``user`` may not identify: withdrawn ones, seen from their laboratory."""
-    return Q(status=Dossier.Status.WITHDRAWN, laboratory__memberships__user=user) & ~Q(prescriber=user)
+    laboratory_ids = (scope or dossier_scope(user)).laboratory_ids
+    if not laboratory_ids:
+        return Q(pk__in=[])  # matches nothing: excluding it keeps everything
+    return Q(status=Dossier.Status.WITHDRAWN, laboratory_id__in=laboratory_ids) & ~Q(prescriber_id=user.pk)
+
+
+# What a list row shows of a dossier, joined in the same query.
+DOSSIER_LIST_RELATED = (
+    "pre_indication_version",
+    "prescriber",
+    "entered_by",
+    "establishment",
+    "rcp",
+    "laboratory",
+)
 
 
 def dossier_list(user: User) -> QuerySet[Dossier]:
-    return dossiers_visible_to(user).select_related(
-        "pre_indication_version", "prescriber", "entered_by", "establishment", "rcp", "laboratory"
-    )
+    return dossiers_visible_to(user).select_related(*DOSSIER_LIST_RELATED)
 
 
 # What every screen of a dossier reads of its collections (its persons, clinic, documents and the documents
@@ -115,15 +201,17 @@ def prescribers_for(user: User) -> QuerySet[User]:
     )
 
 
-def prescribable_versions(query: str = "") -> list[PreIndicationVersion]:
-    """The versions in force today that may be prescribed, by category then filière then name."""
+def prescribable_versions(query: str = "", *, with_details: bool = True) -> list[PreIndicationVersion]:
+    """The versions in force today that may be prescribed, by category then filière then name (with their
+    documents and RCP-FMG bodies unless ``with_details`` is false: a filter's options need only the names)."""
     today = timezone.localdate()
     versions = (
         PreIndicationVersion.objects.filter(effective_from__lte=today, status__in=["active", "extended"])
         .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=today))
         .select_related("pre_indication")
-        .prefetch_related("documents", "pre_indication__rcp_bodies")
     )
+    if with_details:
+        versions = versions.prefetch_related("documents", "pre_indication__rcp_bodies")
     for word in query.split():
         versions = versions.filter(Q(name__icontains=word) | Q(filiere__icontains=word))
     order = {c: i for i, c in enumerate(Category.values)}
@@ -163,7 +251,9 @@ def traits_differing(patient: Patient, identity: dict, fields) -> list[str]:
 def patients_in_scope(user: User) -> QuerySet[Patient]:
     """The patients of the dossiers ``user`` may see with their identities."""
     visible = dossiers_visible_to(user).exclude(identities_hidden_q(user))
-    return Patient.objects.filter(dossier_roles__dossier__in=visible).distinct()
+    return Patient.objects.filter(
+        pk__in=DossierPerson.objects.filter(dossier__in=visible).values("patient_id")
+    )
 
 
 def known_patients(user: User, identity: dict) -> list[Patient]:
@@ -199,3 +289,77 @@ def more_info_questions(dossier: Dossier) -> DossierEvent | None:
     return (
         dossier.events.filter(transition="request_more_info").select_related("actor").order_by("-at").first()
     )
+
+
+class PatientSearchName(models.Func):
+    """A person's names as searched: birth name, used name and first names, lower case and without accents.
+
+    On PostgreSQL, ``pfmg_search_name`` (an IMMUTABLE wrapper of ``unaccent``, created by the migration that
+    adds its trigram GIN index) is computed by the database: nothing stores it, so bulk loaders fill nothing
+    more. Elsewhere (SQLite) the names are only lowered: accents then count."""
+
+    function = "pfmg_search_name"
+    output_field = models.TextField()
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__(
+            *(models.F(f"{prefix}{name}") for name in ("birth_name", "used_name", "first_names"))
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="LOWER(%(expressions)s)",
+            arg_joiner=" || ' ' || ",
+            **extra,
+        )
+
+
+# What PostgreSQL's unaccent writes for the letters NFKD does not decompose.
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
+
+
+def search_words(text: str, *, unaccent: bool = True) -> list[str]:
+    """The words of a name search as ``PatientSearchName`` holds them: lower case, without accents where the
+    database removes them too; hyphens and apostrophes separate words (« Jean-Pierre » finds « JEAN PIERRE »)."""
+    plain = text.lower()
+    if unaccent:
+        decomposed = unicodedata.normalize("NFKD", plain.translate(_LIGATURES))
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return [w for w in re.split(r"[\s'’\-]+", plain) if w]
+
+
+def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) -> Q:
+    """The dossiers a home-list search finds: by the name of one of their persons (every word found in the
+    birth name, used name or first names, without accents or case), by a person's INS (exact), or by the
+    dossier's reference (its beginning, any case). A withdrawn dossier's persons are hidden from its laboratory:
+    a search by name or INS must not reveal them there; its reference still finds it.
+
+    Each part is one an index serves: the trigram index on the names (PostgreSQL), the INS's unique index
+    (resolved to the few dossier ids first), the reference's pattern index."""
+    scope = scope or dossier_scope(user)
+    compact = re.sub(r"\s+", "", query).upper()
+    has_digit = any(c.isdigit() for c in compact)
+    # A reference (PFMG-2026-…) or an INS (15 characters, digits but for Corsica's 2A/2B) is looked up as such
+    # only: OR'ed with a name search, it would keep PostgreSQL from serving either by its index.
+    reference_like = bool(re.fullmatch(r"PFMG[-\d]*", compact))
+    ins_like = bool(re.fullmatch(r"[\dAB]{13,15}", compact)) and sum(c.isdigit() for c in compact) >= 11
+    identity = Q(pk__in=[])
+    words = (
+        [] if reference_like or ins_like else search_words(query, unaccent=connection.vendor == "postgresql")
+    )
+    if words:
+        patients = Patient.objects.alias(search_name=PatientSearchName())
+        for word in words:
+            patients = patients.filter(search_name__contains=word)
+        identity |= Q(
+            pk__in=DossierPerson.objects.filter(patient__in=patients.values("pk")).values("dossier_id")
+        )
+    if has_digit and not reference_like:
+        by_ins = DossierPerson.objects.filter(patient__ins=compact).values_list("dossier_id", flat=True)
+        identity |= Q(pk__in=list(by_ins))
+    found = identity & ~identities_hidden_q(user, scope)
+    if reference_like:
+        found |= Q(reference__startswith=compact)
+    return found

@@ -3,7 +3,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from people.models import Role
+from pfmg.pagination import COUNT_LIMIT, bounded_count, keyset_page
 
 from . import panels, selectors
 from .models import Dossier
@@ -90,6 +90,10 @@ def _stored_search(request) -> str:
     )
 
 
+HOME_ORDER = ("-updated_at", "-pk")
+SEARCH_COUNT_LIMIT = 100
+
+
 @login_required
 def home(request):
     if request.method == "POST":
@@ -100,10 +104,19 @@ def home(request):
         counts = dict(Dossier.objects.values_list("status").annotate(n=Count("id")).order_by())
         rows = [(status.label, counts.get(status.value, 0)) for status in Dossier.Status]
         return render(request, "prescriptions/national.html", {"rows": rows, "total": sum(counts.values())})
-    dossiers = selectors.dossier_list(user).prefetch_related(selectors.index_person_prefetch())
+    # The scope resolved once (memberships to ids), then used for the list, its count and the search: each of
+    # its branches is an index range, merged by keyset_page and bounded_count (no full count, no OFFSET).
+    scope = selectors.dossier_scope(user)
+    branches = scope.branches
+    dossiers = scope.dossiers()
     tab = request.GET.get("vue", "")
     to_validate = Q(status=S.DRAFT, prescriber=user, handed_over_at__isnull=False) & ~Q(entered_by=user)
-    to_validate_count = dossiers.filter(to_validate).count() if user.has_role(Role.PRESCRIBER) else 0
+    # Only an assisted prescriber has drafts handed over to validate: no count for the others.
+    to_validate_count = (
+        bounded_count(dossiers.filter(to_validate))
+        if scope.assisted_by_someone and user.has_role(Role.PRESCRIBER)
+        else None
+    )
     if tab == "a-valider":
         dossiers = dossiers.filter(to_validate)
     status = request.GET.get("statut", "")
@@ -114,24 +127,24 @@ def home(request):
         dossiers = dossiers.filter(pre_indication_version__pre_indication__slug=pre_indication)
     query = _stored_search(request)  # never ``?q=``: an identity in a URL ends up in access logs
     if query:
-        compact = query.replace(" ", "")
-        identity = Q(persons__patient__ins=compact)
-        for word in query.split():
-            identity |= Q(persons__patient__birth_name__icontains=word) | Q(
-                persons__patient__used_name__icontains=word
-            )
-        # A withdrawn dossier's persons are hidden from its laboratory: a search by name must not reveal them.
-        visible = selectors.dossiers_visible_to(user)
-        by_identity = visible.exclude(selectors.identities_hidden_q(user)).filter(identity)
-        by_reference = visible.filter(reference__icontains=query)
-        dossiers = dossiers.filter(Q(pk__in=by_identity.values("pk")) | Q(pk__in=by_reference.values("pk")))
-    page = Paginator(dossiers.order_by("-updated_at", "-pk"), 25).get_page(request.GET.get("page"))
+        dossiers = dossiers.filter(selectors.dossier_search_q(user, query, scope))
+    # A search's count stops sooner: counting a thousand "MARTIN" means testing every dossier of the scope
+    # until a thousand match, while a page needs 26.
+    count = bounded_count(dossiers, limit=SEARCH_COUNT_LIMIT if query else COUNT_LIMIT, branches=branches)
+    page = keyset_page(
+        # Only the join the rows show: each more join in this query costs PostgreSQL's planner more than its
+        # execution (80 ms of planning with the six list joins, 0.5 ms to run).
+        dossiers.select_related("pre_indication_version").prefetch_related(selectors.index_person_prefetch()),
+        order=HOME_ORDER,
+        cursor=request.GET.get("curseur"),
+        branches=branches,
+    )
     # No identity of a withdrawn dossier on the laboratory side: the selector's rule, asked once for the page.
     withdrawn = [d.pk for d in page.object_list if d.status == S.WITHDRAWN]
-    withdrawn = withdrawn if user.has_role(Role.LABORATORY_STAFF) else []  # only laboratories are concerned
+    withdrawn = withdrawn if scope.laboratory_ids else []  # only laboratories are concerned
     hidden = (
         set(
-            Dossier.objects.filter(selectors.identities_hidden_q(user), pk__in=withdrawn).values_list(
+            Dossier.objects.filter(selectors.identities_hidden_q(user, scope), pk__in=withdrawn).values_list(
                 "pk", flat=True
             )
         )
@@ -143,16 +156,20 @@ def home(request):
         dossier.index = dossier.index_persons[0].patient if dossier.index_persons else None
         if dossier.pk in hidden:
             dossier.index = None
+    # Those in whose name the user may prescribe: themselves if a prescriber (logged in, so active), and the
+    # prescribers they assist (read only when they assist someone).
+    assisted = list(selectors.prescribers_for(user)) if scope.assisted_ids else []
     params = request.GET.copy()
-    params.pop("page", None)
-    params.pop("q", None)
+    for name in ("curseur", "page", "q"):
+        params.pop(name, None)
     return render(
         request,
         "prescriptions/home.html",
         {
             "page": page,
+            "count": count,
             "statuses": Dossier.Status.choices,
-            "pre_indications": selectors.prescribable_versions(),
+            "pre_indications": selectors.prescribable_versions(with_details=False),
             "current": {
                 "statut": status,
                 "pre_indication": pre_indication,
@@ -162,10 +179,8 @@ def home(request):
             },
             "querystring": params.urlencode(),
             "to_validate_count": to_validate_count,
-            "can_prescribe": selectors.prescribers_for(user).exists(),
-            "assisted": selectors.prescribers_for(user)
-            if user.has_role(Role.PRESCRIPTION_ASSISTANT)
-            else None,
+            "can_prescribe": user.has_role(Role.PRESCRIBER) or bool(assisted),
+            "assisted": assisted if user.has_role(Role.PRESCRIPTION_ASSISTANT) else None,
         },
     )
 

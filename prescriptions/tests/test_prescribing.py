@@ -400,5 +400,5 @@ def test_a_search_by_identity_goes_by_post_and_no_url_carries_the_identity(clien
     # Pagination keeps the search (by its token) and never the identity.
     response = client.post("/", {"q": "PFMG"})
     listing = client.get(response["Location"]).content.decode()
-    next_link = re.search(r'href="\?([^"]*page=2)"', listing).group(1)
+    next_link = re.search(r'href="\?([^"]*curseur=[^"]*)" rel="next"', listing).group(1)
     assert "27 dossiers" in listing and "recherche=" in next_link and "PFMG" not in next_link
