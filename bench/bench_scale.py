@@ -788,6 +788,34 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ensure_database(url: str) -> None:
+    """Create the bench database if it does not exist yet (only a name containing "bench")."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"Refusing to write to {name!r}: use a database whose name contains 'bench'.")
+    params = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password or None,
+    }
+    try:
+        psycopg2.connect(dbname=name, **params).close()
+    except psycopg2.OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+        maintenance = psycopg2.connect(dbname="postgres", **params)
+        maintenance.autocommit = True
+        with maintenance.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        maintenance.close()
+        print(f"Created database {name}")
+
+
 def main() -> None:
     cfg = Settings()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE)
@@ -808,6 +836,7 @@ def main() -> None:
     scratch.append(static)
     os.environ["STATIC_ROOT"] = str(static)
     try:
+        ensure_database(os.environ["DATABASE_URL"])
         setup_django(any_database=False, scratch=scratch)
         from django.core.management import call_command
 
