@@ -367,15 +367,17 @@ def deep_home_url(username: str, html: bytes) -> str:
     cursor on the row at that depth in the list's order; numbered ones ``?page=``."""
     from people.models import User
     from pfmg import pagination
-    from prescriptions import selectors
+    from prescriptions import selectors, views
 
+    order = getattr(views, "HOME_ORDER", ("-updated_at", "-pk"))
     user = User.objects.get(username=username)
-    rows = selectors.dossier_list(user).order_by("-updated_at", "-pk")
+    rows = selectors.dossier_list(user).order_by(*order)
     depth = min(999 * 25, pagination.bounded_count(rows, limit=999 * 25).value - 25)
     depth = max(depth, 0)
     if b"curseur=" in html:
-        row = rows.values("updated_at", "pk")[depth]
-        cursor = pagination._encode("n", [row["updated_at"], row["pk"]])
+        fields = [spec.lstrip("-") for spec in order]
+        row = rows.values(*fields)[depth]
+        cursor = pagination._encode("n", [row[name] for name in fields])
         return "/?" + urlencode({"curseur": cursor})
     return f"/?page={depth // 25 + 1}"
 
@@ -536,7 +538,7 @@ class Server:
 
 def seed_to(target: int) -> None:
     """``seed_scale`` until the database holds ``target`` dossiers. The command's ``--dossiers`` is the total
-    wanted when its help says so (resumable), and the number to add otherwise (older command)."""
+    wanted (resumable), or the number to add in the older command whose help says "to create"."""
     from django.core.management import call_command, load_command_class
 
     from prescriptions.models import Dossier
@@ -548,8 +550,8 @@ def seed_to(target: int) -> None:
     command = load_command_class("pfmg", "seed_scale")
     parser = command.create_parser("manage.py", "seed_scale")
     help_text = next(a.help or "" for a in parser._actions if "--dossiers" in a.option_strings)
-    total = "total" in help_text.lower()
-    wanted = target if total else target - have
+    added = "to create" in help_text.lower()  # the older command: "How many dossiers to create."
+    wanted = target - have if added else target
     started = time.perf_counter()
     call_command("seed_scale", dossiers=wanted)
     print(f"  seeded {Dossier.objects.count() - have} dossiers in {time.perf_counter() - started:.0f}s")
