@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: pip-audit run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs bench-pdfs-worker graph messages lock clean
+.PHONY: pip-audit run test install lint typecheck migrate demo bench bench-seed bench-transitions bench-pdfs bench-pdfs-worker bench-scale graph messages lock clean
 
 $(STAMP): requirements/dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench-pdfs: install
 # Needs a Redis: CELERY_BROKER_URL=redis://127.0.0.1:6379/9 make bench-pdfs-worker
 bench-pdfs-worker: install
 	DEBUG=true $(PY) bench/pdfs.py --worker --concurrency $(or $(BENCH_CONCURRENCY),2)
+
+# Load benchmark at 10,000 and N dossiers against PostgreSQL (bench/README.md): writes bench/results/scale-<N>.*
+# BENCH_N (2350000), BENCH_SMALL (10000), BENCH_CONCURRENCY (4), BENCH_REQUESTS (40), BENCH_WORKERS (2), ...
+bench-scale: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/pfmg_bench_scale} $(PY) bench/bench_scale.py
 
 # The state machine's graph, kept in docs/.
 graph: install

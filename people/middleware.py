@@ -12,10 +12,17 @@ from django.utils.translation import gettext as _
 
 from .auth import ENROL_REQUIRED, LAST_SEEN, LOGIN_AT
 
+# Seconds: the idle limit is exact to this much, and an active session is written at most this often.
+LAST_SEEN_RESOLUTION = 60
+
 
 class SessionLifetimeMiddleware:
     """Ends a session idle for SESSION_IDLE_MINUTES (sliding) or older than SESSION_MAX_HOURS since login,
-    whatever the activity: an unattended workstation in a ward must not stay open on patient data."""
+    whatever the activity: an unattended workstation in a ward must not stay open on patient data.
+
+    The last activity is written at most once every LAST_SEEN_RESOLUTION seconds: writing it on every request
+    made every page view an UPDATE of the session and a commit (with SESSION_SAVE_EVERY_REQUEST), for an idle
+    limit counted in minutes. Saving the session when it moves also slides the cookie's expiry."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -32,7 +39,8 @@ class SessionLifetimeMiddleware:
                 logout(request)
                 messages.info(request, _("Votre session a expiré : reconnectez-vous pour continuer."))
                 return redirect_to_login(request.get_full_path())
-            session[LAST_SEEN] = now
+            if now - last_seen >= LAST_SEEN_RESOLUTION or LAST_SEEN not in session:
+                session[LAST_SEEN] = now
         return self.get_response(request)
 
 

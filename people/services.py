@@ -119,7 +119,11 @@ def issue_api_token(*, user: User) -> tuple[ApiToken, str]:
 def find_api_token(clear: str) -> ApiToken | None:
     """The token whose clear value is ``clear``, revoked or expired ones included (the caller says why it
     refuses), or None."""
-    return ApiToken.objects.select_related("user").filter(key_hash=_hash_api_token(clear)).first()
+    # get() on the unique hash: no ORDER BY (``first()`` sorted by the model's ordering on every API call).
+    try:
+        return ApiToken.objects.select_related("user").get(key_hash=_hash_api_token(clear))
+    except ApiToken.DoesNotExist:
+        return None
 
 
 def record_api_token_use(*, token: ApiToken) -> None:

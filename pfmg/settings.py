@@ -327,8 +327,10 @@ API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 # Security: hardened whenever DEBUG is off (so `check --deploy` is clean in production).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
-# Sliding expiry: a prescriber filling a long form is not logged out while they work.
-SESSION_SAVE_EVERY_REQUEST = True
+# Sliding expiry (a prescriber filling a long form is not logged out while they work) without a write per
+# request: people.middleware.SessionLifetimeMiddleware moves the last activity, hence saves the session and
+# renews its cookie, once a minute at most.
+SESSION_SAVE_EVERY_REQUEST = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

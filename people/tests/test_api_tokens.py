@@ -144,3 +144,23 @@ def test_a_role_that_requires_a_second_factor_gets_a_token_only_with_a_valid_cod
     )
     assert right.status_code == 201
     assert ApiToken.objects.filter(user=biologist).count() == 1
+
+
+def test_a_token_request_costs_one_lookup_and_writes_nothing_within_the_minute(client, user):
+    """The API's per-request overhead: the token and its user in one query, no session, no write while the
+    token's last use is recent (it is recorded once a minute at most)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from people.services import issue_api_token
+
+    _, clear = issue_api_token(user=user)
+    slug = client.get(CATALOGUE, **auth(clear)).json()["results"][0]["slug"]  # records the use
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"{CATALOGUE}{slug}/", **auth(clear))
+    assert response.status_code == 200
+    sql = [q["sql"] for q in queries]
+    assert sum('FROM "people_apitoken"' in s for s in sql) == 1
+    assert not [s for s in sql if s.startswith(("UPDATE", "INSERT", "DELETE"))], sql
+    assert not [s for s in sql if "django_session" in s], sql
+    assert "sessionid" not in response.cookies

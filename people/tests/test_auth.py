@@ -317,3 +317,23 @@ def test_who_logged_in_with_pro_sante_connect_reauthenticates_there_not_by_enrol
     session[auth.AUTH_METHOD] = "password"
     session.save()
     assert reverse("account_totp") in client.get(reverse("reauthenticate"))["Location"]
+
+
+def test_an_active_session_is_written_once_a_minute_not_on_every_page(client, db, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SESSION_IDLE_MINUTES = 30
+    client.force_login(f.prescriber())
+    _set_clock(client, **{auth.LAST_SEEN: time.time() - 10})
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/notifications/").status_code == 200
+    writes = [q["sql"] for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert writes == []
+    _set_clock(client, **{auth.LAST_SEEN: time.time() - 61})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/notifications/")
+    writes = [q["sql"] for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert response.status_code == 200 and writes, "a minute later the activity is recorded"
+    assert time.time() - client.session[auth.LAST_SEEN] < 5
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE  # slides
