@@ -16,7 +16,10 @@ bench/results/scale-<N>.json and .md. See bench/README.md.
 Environment (all optional): BENCH_N (2350000), BENCH_SMALL (10000), BENCH_CONCURRENCY (4 clients),
 BENCH_REQUESTS (40 per page), BENCH_WARMUP (3), BENCH_MAX_SECONDS (60 per page, once 5 requests are done),
 BENCH_WORKERS (2 gunicorn processes), BENCH_THREADS (2 per process), BENCH_PORT (8765), BENCH_ONLY (comma-
-separated labels to measure, for a quick look), BENCH_SKIP_SEED (1: measure the database as it is).
+separated labels to measure, for a quick look), BENCH_SKIP_SEED (1: measure the database as it is),
+BENCH_LARGE_DATABASE_URL (phase 2 in another *bench* database, e.g. one loaded beforehand with
+``seed_scale --dossiers 2350000 --trust-keys``, which the phase tops up to BENCH_N and migrates first; the
+pages' ids are then chosen again in that database).
 """
 
 from __future__ import annotations
@@ -571,6 +574,20 @@ def seed_to(target: int) -> None:
     print(f"  seeded {Dossier.objects.count() - have} dossiers in {time.perf_counter() - started:.0f}s")
 
 
+def switch_database(url: str) -> None:
+    """Point this process at another *bench* PostgreSQL database (phase 2 in a database loaded beforehand)."""
+    import environ
+    from django.db import connections
+
+    name = url.rsplit("/", 1)[-1]
+    if "bench" not in name or not url.startswith("postgres"):
+        sys.exit(f"Refusing {name!r}: the large database must be a PostgreSQL database named *bench*.")
+    ensure_database(url)
+    connections.close_all()
+    connections["default"].settings_dict.update(environ.Env.db_url_config(url))
+    print(f"  database {name}")
+
+
 def prepare(cfg: Settings) -> None:
     from django.core.management import call_command
 
@@ -878,6 +895,12 @@ def main() -> None:
         print(f"Phase 1: {cfg.small:,} dossiers")
         small_n, targets, small = measure_phase(cfg, cfg.small, None, environment)
         print(f"Phase 2: {cfg.n:,} dossiers")
+        large_url = os.environ.get("BENCH_LARGE_DATABASE_URL", "")
+        if large_url:
+            switch_database(large_url)
+            prepare(cfg)
+            environment = {**environment, "DATABASE_URL": large_url}
+            targets = None  # the other database's own ids
         large_n, _, large = measure_phase(cfg, cfg.n, targets, environment)
         result = table(cfg, (small_n, small), (large_n, large))
         RESULTS.mkdir(exist_ok=True)

@@ -29,6 +29,9 @@ class SessionLifetimeMiddleware:
 
     def __call__(self, request):
         if request.user.is_authenticated:
+            # This user object lives one request: its roles and memberships are read once, in one query, when
+            # first asked (people.models.User._memo), however many rules and selectors ask.
+            request.user.memoise_memberships = True
             now = time.time()
             session = request.session
             started = session.setdefault(LOGIN_AT, now)

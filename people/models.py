@@ -58,8 +58,19 @@ class User(AbstractUser):
 
     @cached_property
     def role_names(self) -> frozenset[str]:
-        # One query per user object, however many checks a page makes.
+        # One query per user object, however many checks a page makes (none more when the memberships are).
+        if (memo := self._memo()) is not None:
+            return frozenset(memo["role"])
         return frozenset(group.name for group in self.groups.all())
+
+    def _memo(self) -> dict | None:
+        """The memberships read once (``load_memberships``): already read, or read now for a user object that
+        lives one request (``memoise_memberships``, set by people.middleware), or None: ask the database."""
+        memo = self.__dict__.get("_memberships")
+        if memo is None and self.__dict__.get("memoise_memberships"):
+            self.load_memberships()
+            memo = self._memberships
+        return memo
 
     def has_role(self, role: str) -> bool:
         return role in self.role_names
@@ -83,10 +94,17 @@ class User(AbstractUser):
                 AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=self)
                 .annotate(k=models.Value("assists", kind), v=Cast("user_id", kind), f=models.Value("", kind))
                 .values_list("k", "v", "f"),
+                AssistantAssignment.prescribers.through.objects.filter(user=self)
+                .annotate(
+                    k=models.Value("assisted_by", kind),
+                    v=Cast("assistantassignment_id", kind),
+                    f=models.Value("", kind),
+                )
+                .values_list("k", "v", "f"),
                 all=True,
             )
         )
-        found: dict[str, dict] = {"role": {}, "rcp": {}, "lab": {}, "assists": {}}
+        found: dict[str, dict] = {"role": {}, "rcp": {}, "lab": {}, "assists": {}, "assisted_by": {}}
         for k, v, f in rows:
             found[k][v if k == "role" else int(v)] = f
         self.__dict__.setdefault("role_names", frozenset(found["role"]))
@@ -96,7 +114,7 @@ class User(AbstractUser):
         """The user's function in RCP ``rcp_id`` (coordinator, deputy, member), or None."""
         if rcp_id is None:
             return None
-        if memo := self.__dict__.get("_memberships"):
+        if (memo := self._memo()) is not None:
             return memo["rcp"].get(rcp_id)
         return (
             RcpMembership.objects.filter(user=self, rcp_id=rcp_id).values_list("function", flat=True).first()
@@ -106,7 +124,7 @@ class User(AbstractUser):
         """The user's function in laboratory ``laboratory_id`` (staff, biologist), or None."""
         if laboratory_id is None:
             return None
-        if memo := self.__dict__.get("_memberships"):
+        if (memo := self._memo()) is not None:
             return memo["lab"].get(laboratory_id)
         return (
             LaboratoryMembership.objects.filter(user=self, laboratory_id=laboratory_id)
@@ -116,7 +134,7 @@ class User(AbstractUser):
 
     def assists(self, prescriber_id: int | None) -> bool:
         """The user is a prescription assistant of prescriber ``prescriber_id``."""
-        if memo := self.__dict__.get("_memberships"):
+        if (memo := self._memo()) is not None:
             return prescriber_id in memo["assists"]
         return AssistantAssignment.objects.filter(assistant=self, prescribers=prescriber_id).exists()
 

@@ -79,27 +79,35 @@ def dossier_scope(user: User) -> DossierScope:
     """``user``'s scope, its memberships read in one small query (each part served by the membership's index)."""
     if not user.is_authenticated or not user.is_active:
         return DossierScope()
-    kind = models.CharField()
-    memberships = (
-        RcpMembership.objects.filter(user=user)
-        .annotate(kind=Value("rcp", output_field=kind))
-        .values_list("kind", "rcp_id")
-        .union(
-            LaboratoryMembership.objects.filter(user=user)
-            .annotate(kind=Value("lab", output_field=kind))
-            .values_list("kind", "laboratory_id"),
-            AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=user)
-            .annotate(kind=Value("assisted", output_field=kind))
-            .values_list("kind", "user_id"),
-            AssistantAssignment.prescribers.through.objects.filter(user=user)
-            .annotate(kind=Value("assistant", output_field=kind))
-            .values_list("kind", "assistantassignment_id"),
-            all=True,
-        )
-    )
     ids: dict[str, list[int]] = {"rcp": [], "lab": [], "assisted": [], "assistant": []}
-    for which, pk in memberships:
-        ids[which].append(pk)
+    if (memo := user._memo()) is not None:  # read once for this request (people.middleware)
+        ids = {
+            "rcp": list(memo["rcp"]),
+            "lab": list(memo["lab"]),
+            "assisted": list(memo["assists"]),
+            "assistant": list(memo["assisted_by"]),
+        }
+    else:
+        kind = models.CharField()
+        memberships = (
+            RcpMembership.objects.filter(user=user)
+            .annotate(kind=Value("rcp", output_field=kind))
+            .values_list("kind", "rcp_id")
+            .union(
+                LaboratoryMembership.objects.filter(user=user)
+                .annotate(kind=Value("lab", output_field=kind))
+                .values_list("kind", "laboratory_id"),
+                AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=user)
+                .annotate(kind=Value("assisted", output_field=kind))
+                .values_list("kind", "user_id"),
+                AssistantAssignment.prescribers.through.objects.filter(user=user)
+                .annotate(kind=Value("assistant", output_field=kind))
+                .values_list("kind", "assistantassignment_id"),
+                all=True,
+            )
+        )
+        for which, pk in memberships:
+            ids[which].append(pk)
     counselling = user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id
     # Administrators see every dossier; their memberships still count (a laboratory's withdrawn identities).
     return DossierScope(
