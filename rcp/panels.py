@@ -7,6 +7,7 @@ from prescriptions.folding import Fold
 
 from . import rules
 from .models import AgendaItem, Meeting
+from .selectors import DECISIONS_FOLD
 
 
 def belongs_to_an_rcp(user) -> bool:
@@ -17,12 +18,7 @@ def belongs_to_an_rcp(user) -> bool:
 
 # What the panel and the ``close`` requirement read, loaded with the dossier on its page (prescriptions.folding).
 FOLDS = [
-    Fold(
-        "rcp_decisions",
-        related=("recorded_by", "meeting__rcp"),
-        order=("recorded_at", "id"),
-        nested=(Fold("corrections", related=("recorded_by",), order=("recorded_at", "id")),),
-    ),
+    DECISIONS_FOLD,
     Fold("rcp_conclusion", related=("recorded_by", "meeting")),
     Fold("rcp_agenda_items", related=("meeting__rcp",)),
 ]

@@ -19,8 +19,9 @@ from pfmg.pagination import (
     bounded_matches,
     partitioned_keyset_page,
 )
-from prescriptions.models import Dossier, DossierPerson, DossierPhenotype
-from prescriptions.selectors import dossiers_visible_to
+from prescriptions.folding import Fold, fold, unfold
+from prescriptions.models import Dossier, DossierPerson
+from prescriptions.selectors import DETAIL_FOLDS, dossiers_visible_to
 
 from .models import AgendaItem, Decision, DecisionCorrection, DownstreamConclusion, Meeting, SheetEntry
 from .rules import DECIDERS
@@ -299,16 +300,28 @@ def _decisions() -> QuerySet[Decision]:
     )
 
 
-def _sheet_prefetches(prefix: str = "") -> list:
-    """What an RCP sheet shows of a dossier beyond its own row: one query each, whatever the number of
-    dossiers (an agenda's) or of their persons, terms, decisions."""
-    return [
-        Prefetch(f"{prefix}persons", queryset=DossierPerson.objects.select_related("patient")),
-        Prefetch(f"{prefix}phenotypes", queryset=DossierPhenotype.objects.select_related("term")),
-        f"{prefix}prior_tests",
-        Prefetch(f"{prefix}rcp_decisions", queryset=_decisions()),
-        Prefetch(f"{prefix}rcp_sheet_entries", queryset=SheetEntry.objects.select_related("author")),
-    ]
+# The decisions with their corrections, as the sheet and the dossier page's RCP panel read them.
+DECISIONS_FOLD = Fold(
+    "rcp_decisions",
+    related=("recorded_by", "meeting__rcp"),
+    order=("recorded_at", "id"),
+    nested=(Fold("corrections", related=("recorded_by",), order=("recorded_at", "id")),),
+)
+# What an RCP sheet shows of a dossier beyond its own row, read with it in one query (prescriptions.folding):
+# persons, phenotypes, prior tests, documents, decisions, reviewers' entries.
+SHEET_FOLDS = [
+    *DETAIL_FOLDS[:4],
+    DECISIONS_FOLD,
+    Fold("rcp_sheet_entries", related=("author",), order=("at", "id")),
+]
+
+
+def _on_dossier(f: Fold) -> Fold:
+    return Fold(f.relation, related=f.related, order=f.order, nested=f.nested, on="dossier")
+
+
+# The same, for each dossier of an agenda, read with its agenda item.
+AGENDA_FOLDS = [_on_dossier(f) for f in SHEET_FOLDS]
 
 
 SHEET_RELATED = (
@@ -323,24 +336,25 @@ SHEET_RELATED = (
 )
 
 
-def _agenda_prefetch() -> Prefetch:
-    """The agenda's items with their dossiers read in the same query, and each dossier's sheet."""
-    return Prefetch(
-        "items",
-        queryset=AgendaItem.objects.select_related(
-            "added_by", *(f"dossier__{name}" for name in SHEET_RELATED)
-        ).prefetch_related(*_sheet_prefetches("dossier__"), "dossier__documents"),
-    )
-
-
 def meeting_detail(user: User, pk: int) -> Meeting:
-    """The meeting with its agenda (each dossier with its sheet), or Meeting.DoesNotExist for a non-member."""
-    return (
-        meetings_visible_to(user)
-        .select_related("rcp__establishment", "created_by")
-        .prefetch_related(_agenda_prefetch())
-        .get(pk=pk)
+    """The meeting with its agenda (each dossier with its sheet), or Meeting.DoesNotExist for a non-member: the
+    meeting in one query, its agenda items with their dossiers and each dossier's sheet in another, whatever
+    the length of the agenda."""
+    meeting = meetings_visible_to(user).select_related("rcp__establishment", "created_by").get(pk=pk)
+    items = fold(
+        AgendaItem.objects.filter(meeting=meeting).select_related(
+            "added_by", *(f"dossier__{name}" for name in SHEET_RELATED)
+        ),
+        AGENDA_FOLDS,
     )
+    items = [unfold(item, AGENDA_FOLDS) for item in items]
+    for item in items:
+        AgendaItem.meeting.field.set_cached_value(item, meeting)
+    queryset = meeting.items.all()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    meeting._prefetched_objects_cache = {"items": queryset}
+    return meeting
 
 
 def meeting_for_minutes(pk: int) -> Meeting:
@@ -369,15 +383,15 @@ def meeting_for_minutes(pk: int) -> Meeting:
 
 def sheet_dossier(user: User, pk: int) -> Dossier:
     """A dossier with what its RCP sheet shows (decisions, entries and conclusion included), among those
-    ``user`` may see (Dossier.DoesNotExist otherwise)."""
+    ``user`` may see (Dossier.DoesNotExist otherwise): one query (``SHEET_FOLDS``)."""
     member = RcpMembership.objects.filter(user=user.pk, rcp=OuterRef("rcp"))
-    dossier = (
+    dossier = fold(
         dossiers_visible_to(user)
         .select_related(*SHEET_RELATED, "laboratory")
-        .prefetch_related(*_sheet_prefetches(), "documents")
-        .annotate(user_is_rcp_member=Exists(member))
-        .get(pk=pk)
-    )
+        .annotate(user_is_rcp_member=Exists(member)),
+        SHEET_FOLDS,
+    ).get(pk=pk)
+    dossier = unfold(dossier, SHEET_FOLDS)
     # For ``rules.is_member_of_dossier_rcp``: asked twice by the sheet, answered by this query.
     dossier.rcp_membership_read_for = (user.pk, dossier.user_is_rcp_member)
     return dossier
