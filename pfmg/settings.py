@@ -273,6 +273,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 RENDER_SWEEP_HOURS = env.int("RENDER_SWEEP_HOURS", default=48)
+# The national home's dossiers per status, counted by beat into the shared cache (a full count per view costs
+# a second at 2.35 million dossiers).
+NATIONAL_COUNTS_REFRESH_SECONDS = env.int("NATIONAL_COUNTS_REFRESH_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["refresh-national-counts"] = {
+    "task": "prescriptions.tasks.refresh_national_counts",
+    "schedule": NATIONAL_COUNTS_REFRESH_SECONDS,
+}
 # Reminder thresholds (days). The RCP wait threshold is set per RCP-FMG (wait_warning_days, in the admin).
 REMINDER_DRAFT_IDLE_DAYS = env.int("REMINDER_DRAFT_IDLE_DAYS", default=14)
 REMINDER_SAMPLES_NOT_RECEIVED_DAYS = env.int("REMINDER_SAMPLES_NOT_RECEIVED_DAYS", default=7)

@@ -1,13 +1,16 @@
 """Reads of dossiers, always scoped to the user who asks."""
 
+import datetime as dt
 import functools
 import operator
 import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models
-from django.db.models import Prefetch, Q, QuerySet, Value
+from django.db.models import Count, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from people.models import AssistantAssignment, LaboratoryMembership, RcpBody, RcpMembership, Role, User
@@ -371,3 +374,21 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
     if reference_like:
         found |= Q(reference__startswith=compact)
     return found
+
+
+# The national aggregates: a COUNT over every dossier (2.35 million at the plan's scale) is too dear for each view
+# of a page, and steering does not need them to the second. Counted by a beat task every
+# NATIONAL_COUNTS_REFRESH_SECONDS (prescriptions.tasks.refresh_national_counts) into the shared cache; a view
+# counts only when the cache holds nothing (a cold start, or a cache restarted).
+NATIONAL_COUNTS_KEY = "prescriptions:national-status-counts"
+
+
+def national_status_counts(*, refresh: bool = False) -> tuple[dict[str, int], dt.datetime]:
+    """Dossiers per status across the nation, and when they were counted."""
+    cached = None if refresh else cache.get(NATIONAL_COUNTS_KEY)
+    if cached is None:
+        counts = dict(Dossier.objects.values_list("status").annotate(n=Count("id")).order_by())
+        cached = {"counts": counts, "at": timezone.now()}
+        # Kept past two missed refreshes: a late beat never leaves the page without figures.
+        cache.set(NATIONAL_COUNTS_KEY, cached, timeout=3 * settings.NATIONAL_COUNTS_REFRESH_SECONDS)
+    return cached["counts"], cached["at"]

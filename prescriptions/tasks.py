@@ -24,3 +24,12 @@ def render_prescription_summary(self, dossier_id: int) -> str | None:
         logger.warning("Prescription summary not rendered: dossier %s does not exist", dossier_id)
         return None
     return pdf.store_prescription_summary(dossier)
+
+
+@shared_task(acks_late=True)
+def refresh_national_counts() -> int:
+    """The national aggregates counted afresh into the shared cache (prescriptions.selectors)."""
+    from .selectors import national_status_counts
+
+    counts, _ = national_status_counts(refresh=True)
+    return sum(counts.values())

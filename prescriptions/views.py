@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -101,9 +101,13 @@ def home(request):
     user = request.user
     if user.has_role(Role.NATIONAL_COORDINATION) and not user.is_superuser:
         # Aggregates only, never identities.
-        counts = dict(Dossier.objects.values_list("status").annotate(n=Count("id")).order_by())
+        counts, counted_at = selectors.national_status_counts()
         rows = [(status.label, counts.get(status.value, 0)) for status in Dossier.Status]
-        return render(request, "prescriptions/national.html", {"rows": rows, "total": sum(counts.values())})
+        return render(
+            request,
+            "prescriptions/national.html",
+            {"rows": rows, "total": sum(counts.values()), "counted_at": counted_at},
+        )
     # The scope resolved once (memberships to ids), then used for the list, its count and the search: each of
     # its branches is an index range, merged by keyset_page and bounded_count (no full count, no OFFSET).
     scope = selectors.dossier_scope(user)
