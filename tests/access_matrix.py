@@ -49,14 +49,15 @@ import functools
 import hashlib
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 ROLES = (
@@ -1188,3 +1189,41 @@ def _judge(demo, cell, url, want, response, text, entry) -> str | None:
     if status in (403, 404) or _is_login_redirect(response, url) or status >= 400:
         return got
     return None
+
+
+@contextmanager
+def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
+    """The demo seeded once for a test module, every demo role logged in (second factor verified), inside a
+    transaction rolled back at the end: other modules see an untouched database. Shared by the access matrix
+    and the query counts."""
+    from django.core.management import call_command
+
+    from people.models import Region, User
+    from pfmg.celery import app
+    from pfmg.demo import seed_demo
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            MEDIA_ROOT=media, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+        ),
+        transaction.atomic(),
+    ):
+        if not Region.objects.exists():
+            call_command("load_reference", verbosity=0)
+        seed_demo()
+        users = {u.username: u for u in User.objects.filter(username__in=ROLES)}
+        demo = build_demo(users)
+        for role in ROLES:
+            client = Client()
+            client.force_login(users[role])
+            verify_second_factor(client, users[role])
+            demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        demo.extra["media"] = media
+        try:
+            yield demo
+        finally:
+            transaction.set_rollback(True)
+            app.conf.task_always_eager = eager

@@ -13,10 +13,7 @@ import sys
 
 import pytest
 import rules
-from django.conf import settings
-from django.core.management import call_command
 from django.db import transaction
-from django.test import Client, override_settings
 
 from tests import access_matrix as m
 
@@ -26,37 +23,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_matrix_media")]
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker, tmp_path_factory):
-    from people.models import Region, User
-    from pfmg.celery import app
-    from pfmg.demo import seed_demo
-
-    media = tmp_path_factory.mktemp("matrix-media")
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with (
-        django_db_blocker.unblock(),
-        override_settings(
-            MEDIA_ROOT=media, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
-        ),
-        transaction.atomic(),
-    ):
-        if not Region.objects.exists():
-            call_command("load_reference", verbosity=0)
-        seed_demo()
-        users = {u.username: u for u in User.objects.filter(username__in=m.ROLES)}
-        matrix_demo = m.build_demo(users)
-        for role in m.ROLES:
-            client = Client()
-            client.force_login(users[role])
-            m.verify_second_factor(client, users[role])
-            matrix_demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
-        matrix_demo.extra["media"] = media
-        matrix_demo.baseline = m.fingerprint()
-        try:
-            yield matrix_demo
-        finally:
-            transaction.set_rollback(True)
-            app.conf.task_always_eager = eager
+    with m.seeded_demo(django_db_blocker, tmp_path_factory.mktemp("matrix-media")) as seeded:
+        seeded.baseline = m.fingerprint()
+        yield seeded
 
 
 @pytest.fixture

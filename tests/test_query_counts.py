@@ -18,10 +18,8 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import Client, override_settings
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -45,36 +43,8 @@ TEST_TRANSACTION_ONLY = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOIN
 
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker, tmp_path_factory):
-    from people.models import Region, User
-    from pfmg.celery import app
-    from pfmg.demo import seed_demo
-
-    media = tmp_path_factory.mktemp("query-count-media")
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with (
-        django_db_blocker.unblock(),
-        override_settings(
-            MEDIA_ROOT=media, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
-        ),
-        transaction.atomic(),
-    ):
-        if not Region.objects.exists():
-            call_command("load_reference", verbosity=0)
-        seed_demo()
-        users = {u.username: u for u in User.objects.filter(username__in=m.ROLES)}
-        query_demo = m.build_demo(users)
-        for role in m.ROLES:
-            client = Client()
-            client.force_login(users[role])
-            m.verify_second_factor(client, users[role])
-            query_demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
-        query_demo.extra["media"] = media
-        try:
-            yield query_demo
-        finally:
-            transaction.set_rollback(True)
-            app.conf.task_always_eager = eager
+    with m.seeded_demo(django_db_blocker, tmp_path_factory.mktemp("query-count-media")) as seeded:
+        yield seeded
 
 
 @pytest.fixture(autouse=True)
@@ -145,9 +115,7 @@ def test_every_page_a_role_reaches_costs_at_most_15_queries(demo):
                 _over(f"{name} as {role} {url} (HTTP {code})", count, sql)
             )
     for line in pending:
-        warnings.warn(
-            f"over {MAX_QUERIES} queries, known: {line.splitlines()[0]}", stacklevel=1
-        )
+        warnings.warn(f"over {MAX_QUERIES} queries, known: {line.splitlines()[0]}", stacklevel=1)
     assert not over, "\n".join(over)
 
 
@@ -173,9 +141,7 @@ def test_the_admin_pages_cost_at_most_15_queries(demo):
         if count > MAX_QUERIES:
             (pending if name in KNOWN_OVER else over).append(_over(f"{name} {url}", count, sql))
     for line in pending:
-        warnings.warn(
-            f"over {MAX_QUERIES} queries, known: {line.splitlines()[0]}", stacklevel=1
-        )
+        warnings.warn(f"over {MAX_QUERIES} queries, known: {line.splitlines()[0]}", stacklevel=1)
     assert not over, "\n".join(over)
 
 
