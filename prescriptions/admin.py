@@ -185,7 +185,13 @@ class PatientAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     portal, which records them)."""
 
     def _locked(self, obj) -> bool:
-        return obj is not None and obj.dossier_roles.exclude(dossier__status=Dossier.Status.DRAFT).exists()
+        # Asked by every permission check of the page (the form, each field, the buttons): answered once for
+        # the object the request loaded.
+        if obj is None:
+            return False
+        if "_admin_locked" not in obj.__dict__:
+            obj._admin_locked = obj.dossier_roles.exclude(dossier__status=Dossier.Status.DRAFT).exists()
+        return obj._admin_locked
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and not self._locked(obj)
