@@ -29,11 +29,9 @@ pytestmark = [pytest.mark.django_db]
 
 MAX_QUERIES = 15
 
-# Pages still over the limit, each with why (see the closing note): the test warns about them and
-# fails on any other page over it.
-KNOWN_OVER = {
-    "rcp:meeting_minutes",  # the meeting as its page reads it, then the minutes rendered in the request
-}
+# Pages known to be over the limit, each with why: the test warns about them and fails on any other page over
+# it. None is left.
+KNOWN_OVER: set[str] = set()
 
 TEST_TRANSACTION_ONLY = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
