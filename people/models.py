@@ -76,10 +76,15 @@ class User(AbstractUser):
         return role in self.role_names
 
     def load_memberships(self) -> None:
-        """Read the user's roles, RCP and laboratory memberships and assisted prescribers in one query and keep
-        them on this object, for a page that asks the rules many times (the dossier page). Only who calls it
-        gets the memo: a user object kept across changes of membership (a test, a task) keeps asking the
-        database."""
+        """``read_memberships`` kept on this object, for a page that asks the rules many times (the dossier page).
+        Only who calls it gets the memo: a user object kept across changes of membership (a test, a task) keeps
+        asking the database."""
+        self._memberships = self.read_memberships()
+        self.__dict__.setdefault("role_names", frozenset(self._memberships["role"]))
+
+    def read_memberships(self) -> dict[str, dict]:
+        """The user's roles, RCP and laboratory memberships (with their functions), the prescribers they assist
+        and the assignments assisting them, in one query."""
         kind = models.CharField()
         rows = (
             self.groups.annotate(k=models.Value("role", kind), v=models.F("name"), f=models.Value("", kind))
@@ -107,8 +112,7 @@ class User(AbstractUser):
         found: dict[str, dict] = {"role": {}, "rcp": {}, "lab": {}, "assists": {}, "assisted_by": {}}
         for k, v, f in rows:
             found[k][v if k == "role" else int(v)] = f
-        self.__dict__.setdefault("role_names", frozenset(found["role"]))
-        self._memberships = found
+        return found
 
     def rcp_function(self, rcp_id: int | None) -> str | None:
         """The user's function in RCP ``rcp_id`` (coordinator, deputy, member), or None."""

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models
-from django.db.models import Count, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from people.models import AssistantAssignment, LaboratoryMembership, RcpBody, RcpMembership, Role, User
+from people.models import RcpBody, Role, User
 
 from .folding import Fold, fold, folded, unfold
 from .models import Category, Dossier, DossierEvent, DossierPerson, Patient, PreIndicationVersion
@@ -82,35 +82,16 @@ def dossier_scope(user: User) -> DossierScope:
     """``user``'s scope, its memberships read in one small query (each part served by the membership's index)."""
     if not user.is_authenticated or not user.is_active:
         return DossierScope()
-    ids: dict[str, list[int]] = {"rcp": [], "lab": [], "assisted": [], "assistant": []}
-    if (memo := user._memo()) is not None:  # read once for this request (people.middleware)
-        ids = {
-            "rcp": list(memo["rcp"]),
-            "lab": list(memo["lab"]),
-            "assisted": list(memo["assists"]),
-            "assistant": list(memo["assisted_by"]),
-        }
-    else:
-        kind = models.CharField()
-        memberships = (
-            RcpMembership.objects.filter(user=user)
-            .annotate(kind=Value("rcp", output_field=kind))
-            .values_list("kind", "rcp_id")
-            .union(
-                LaboratoryMembership.objects.filter(user=user)
-                .annotate(kind=Value("lab", output_field=kind))
-                .values_list("kind", "laboratory_id"),
-                AssistantAssignment.prescribers.through.objects.filter(assistantassignment__assistant=user)
-                .annotate(kind=Value("assisted", output_field=kind))
-                .values_list("kind", "user_id"),
-                AssistantAssignment.prescribers.through.objects.filter(user=user)
-                .annotate(kind=Value("assistant", output_field=kind))
-                .values_list("kind", "assistantassignment_id"),
-                all=True,
-            )
-        )
-        for which, pk in memberships:
-            ids[which].append(pk)
+    # Read once per request (people.middleware), or now for a user object outside a request.
+    memo = user._memo()
+    if memo is None:
+        memo = user.read_memberships()
+    ids = {
+        "rcp": list(memo["rcp"]),
+        "lab": list(memo["lab"]),
+        "assisted": list(memo["assists"]),
+        "assistant": list(memo["assisted_by"]),
+    }
     counselling = user.has_role(Role.GENETIC_COUNSELLOR) and user.establishment_id
     # Administrators see every dossier; their memberships still count (a laboratory's withdrawn identities).
     return DossierScope(

@@ -49,13 +49,8 @@ def manages_meeting(user, meeting) -> bool:
 def is_member_of_dossier_rcp(user, dossier) -> bool:
     if not (dossier and dossier.rcp_id and user.is_authenticated):
         return False
-    if "_memberships" in user.__dict__:  # loaded once for the page (User.load_memberships)
-        return user.rcp_function(dossier.rcp_id) is not None
-    # Asked several times for one page (may see the sheet? may review it?): answered once per dossier read.
-    known = dossier.__dict__.setdefault("_rcp_members_known", {})
-    if (user.pk, dossier.rcp_id) not in known:
-        known[user.pk, dossier.rcp_id] = user.rcp_function(dossier.rcp_id) is not None
-    return known[user.pk, dossier.rcp_id]
+    # Read once per request with the user's other memberships (people.models.User._memo).
+    return user.rcp_function(dossier.rcp_id) is not None
 
 
 # The prescribing side prepares the RCP sheet: the prescriber, who entered the dossier, their assistants.

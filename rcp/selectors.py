@@ -384,17 +384,11 @@ def meeting_for_minutes(pk: int) -> Meeting:
 def sheet_dossier(user: User, pk: int) -> Dossier:
     """A dossier with what its RCP sheet shows (decisions, entries and conclusion included), among those
     ``user`` may see (Dossier.DoesNotExist otherwise): one query (``SHEET_FOLDS``)."""
-    member = RcpMembership.objects.filter(user=user.pk, rcp=OuterRef("rcp"))
     dossier = fold(
-        dossiers_visible_to(user)
-        .select_related(*SHEET_RELATED, "laboratory")
-        .annotate(user_is_rcp_member=Exists(member)),
+        dossiers_visible_to(user).select_related(*SHEET_RELATED, "laboratory"),
         SHEET_FOLDS,
     ).get(pk=pk)
-    dossier = unfold(dossier, SHEET_FOLDS)
-    # For ``rules.is_member_of_dossier_rcp``: asked twice by the sheet, answered by this query.
-    dossier.rcp_membership_read_for = (user.pk, dossier.user_is_rcp_member)
-    return dossier
+    return unfold(dossier, SHEET_FOLDS)
 
 
 def _prefetched(dossier: Dossier, name: str) -> bool:
