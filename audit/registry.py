@@ -52,6 +52,19 @@ def dossier(kwargs) -> Target:
     return target
 
 
+def dossier_by_reference(kwargs) -> Target:
+    """An API or FHIR route that names its dossier by ``reference``."""
+    from prescriptions.models import Dossier
+
+    reference = str(kwargs.get("reference", ""))
+    target = Target("prescriptions.dossier", reference)
+    if reference:
+        target.add_rows(
+            Dossier.objects.filter(reference=reference).values_list("reference", "persons__patient_id")
+        )
+    return target
+
+
 def dossier_person(kwargs) -> Target:
     """A page about one person of a dossier (consent): that person only."""
     from prescriptions.models import DossierPerson

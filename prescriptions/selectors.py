@@ -144,9 +144,7 @@ DETAIL_FOLDS = [
 ]
 
 
-def dossier_detail(user: User, pk: int) -> Dossier:
-    """The dossier with its collections, or Dossier.DoesNotExist (a 404) if ``user`` may not see it. The
-    user's memberships are read once for the rules the screen will ask (``User.load_memberships``)."""
+def _detail(user: User, **lookup) -> Dossier:
     if user.is_authenticated and "_memberships" not in user.__dict__:
         user.load_memberships()
     queryset = dossier_list(user).select_related(
@@ -154,7 +152,18 @@ def dossier_detail(user: User, pk: int) -> Dossier:
         "suspected_diagnosis",
         "establishment__department__region",  # the laboratory's territory, the sample types of overseas
     )
-    return unfold(fold(queryset, DETAIL_FOLDS).get(pk=pk), DETAIL_FOLDS)
+    return unfold(fold(queryset, DETAIL_FOLDS).get(**lookup), DETAIL_FOLDS)
+
+
+def dossier_detail(user: User, pk: int) -> Dossier:
+    """The dossier with its collections, or Dossier.DoesNotExist (a 404) if ``user`` may not see it. The
+    user's memberships are read once for the rules the screen will ask (``User.load_memberships``)."""
+    return _detail(user, pk=pk)
+
+
+def dossier_by_reference(user: User, reference: str) -> Dossier:
+    """``dossier_detail`` by the dossier's reference, which the API and the FHIR export name it by."""
+    return _detail(user, reference=reference)
 
 
 # What the dossier page shows of the dossier's own collections, loaded with it (prescriptions.folding).
