@@ -176,6 +176,9 @@ ROUTES: dict[str, Route] = {
     "labs_verify_report": Route(listing),
     # API
     "research-export-list": Route(listing, read=Action.EXPORT),
+    "dossier-list": Route(listing),
+    "dossier-detail": Route(dossier_by_reference),
+    "dossier-transition": Route(dossier_by_reference),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(

@@ -409,3 +409,27 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class IdempotentRequest(models.Model):
+    """A POST to the API sent with an ``Idempotency-Key``: the answer it got, replayed to a retry of the same
+    request by the same client instead of acting twice (``people.idempotency``). ``client`` is a hash of the
+    credentials (token or session), never the credentials themselves."""
+
+    client = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    content = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("requête idempotente")
+        verbose_name_plural = _("requêtes idempotentes")
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotent_request_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.key})"

@@ -9,7 +9,7 @@ from consent.apis import ResearchExportViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
-from prescriptions.apis import PreIndicationViewSet
+from prescriptions.apis import DossierViewSet, PreIndicationViewSet
 
 from .views import healthz
 
@@ -20,6 +20,7 @@ router = DefaultRouter()
 router.register("pre-indications", PreIndicationViewSet, basename="pre-indication")
 router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
+router.register("dossiers", DossierViewSet, basename="dossier")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
 
 urlpatterns = [

@@ -268,6 +268,7 @@ class Demo:
     pks: dict[str, int]  # target key -> pk of its object
     extra: dict[str, Any] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> API token (the API and FHIR are tried with it)
     names: dict[int, list[str]] = field(default_factory=dict)  # dossier pk -> birth names of its persons
     references: dict[int, str] = field(default_factory=dict)
     baseline: tuple = ()  # the fingerprint every cell starts from (each runs in a savepoint rolled back)
@@ -291,7 +292,10 @@ class Demo:
     def arg(self, target: str) -> str:
         return target.split("~")[0].split(":")[1]
 
-    def client(self, role: str) -> Client:
+    def client(self, role: str, url: str = "") -> Client:
+        """A role's session; for the API and FHIR (``TOKEN_PATHS``), its token instead, as programs send it."""
+        if role != ANONYMOUS and url.startswith(TOKEN_PATHS):
+            return Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {self.tokens[role]}")
         client = Client(raise_request_exception=False)
         if role != ANONYMOUS:
             client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[role]
@@ -317,6 +321,8 @@ def _replace(fact: Fact, **changes) -> Fact:
 
 
 NONE = "-"
+# Where the matrix sends a role's API token instead of its session cookie.
+TOKEN_PATHS = ("/api/v1/", "/fhir/")
 
 
 def build_demo(users: dict) -> Demo:
@@ -426,6 +432,14 @@ def dossier_pk(demo: Demo, t: str) -> dict:
 
 def no_kwargs(demo: Demo, t: str) -> dict:
     return {}
+
+
+def dossier_reference(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)]}
+
+
+def reference_with_name(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)], "name": demo.arg(t)}
 
 
 def with_name(demo: Demo, t: str) -> dict:
@@ -858,6 +872,16 @@ ENTRIES: list[Entry] = [
     Entry("orpha-disease-list", no_kwargs, get=authenticated),
     Entry("orpha-disease-detail", lambda demo, t: {"pk": "ORPHA:558"}, get=authenticated),
     Entry("research-export-list", no_kwargs, get=global_rule(is_admin, A.FORBIDDEN)),
+    # The dossier API: the pages' scope, by reference; a refused transition is a 403/400 and changes nothing.
+    Entry("dossier-list", no_kwargs, get=authenticated, post=lambda r, f: A.REFUSED, lists="references"),
+    Entry("dossier-detail", dossier_reference, DOSSIERS, get=scoped(), lists="names"),
+    Entry(
+        "dossier-transition",
+        reference_with_name,
+        TRANSITION_TARGETS,
+        post=transition_rule,
+        data=body(reason="Motif."),
+    ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
     # A token for a username and password: bad credentials are a 400 to everyone, and count towards the lockout
@@ -1136,7 +1160,7 @@ def check(demo: Demo, entry: Entry, cell: Cell) -> str | None:
 
 
 def run(demo: Demo, cell: Cell, url: str, want: Outcome, entry: Entry | None = None) -> str | None:
-    client = demo.client(cell.role)
+    client = demo.client(cell.role, url)
     data = entry.data(demo, cell.target, cell.role) if entry and entry.data and cell.method == "POST" else {}
     watch = cell.method == "POST" and want is not A.PUBLIC
     with transaction.atomic():
@@ -1198,7 +1222,10 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
     and the query counts."""
     from django.core.management import call_command
 
-    from people.models import Region, User
+    from django.utils import timezone
+
+    from people.models import ApiToken, Region, User
+    from people.services import issue_api_token
     from pfmg.celery import app
     from pfmg.demo import seed_demo
 
@@ -1221,6 +1248,9 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
             client.force_login(users[role])
             verify_second_factor(client, users[role])
             demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+            token, demo.tokens[role] = issue_api_token(user=users[role])
+            # Marked as used in the future: no cell records a use (a write every rolled-back cell would make).
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() + dt.timedelta(days=1))
         demo.extra["media"] = media
         try:
             yield demo
