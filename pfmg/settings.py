@@ -323,6 +323,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models have a "status": each its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DossierStatusEnum": "prescriptions.models.Dossier.Status",
+        "PreIndicationVersionStatusEnum": "prescriptions.models.PreIndicationVersion.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pfmg.api_schema.document_refusals",
