@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "labs",
     "notifications",
     "audit",
+    "fhir",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
     "csp",
 ]
@@ -328,6 +329,10 @@ SPECTACULAR_SETTINGS = {
         "pfmg.api_schema.document_refusals",
     ],
 }
+# The FHIR R4 export (fhir/): the base of the portal's own identifier and code systems (the dossier's requisition,
+# the pre-indication CodeSystem…), and the base of the resources' fullUrls (empty: the address the request came to).
+FHIR_SYSTEM_BASE = env.str("FHIR_SYSTEM_BASE", default="https://pfmg.example/fhir").rstrip("/")
+FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")
 # API tokens (people.ApiToken) expire this many hours after they are issued.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 

@@ -40,6 +40,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    path("fhir/r4/", include("fhir.urls")),
     path("notifications/", include("notifications.urls")),
     path("rcp/", include("rcp.urls")),
     path("laboratoire/", include("labs.urls")),

@@ -481,6 +481,17 @@ def notice_pk(demo: Demo, t: str) -> dict:
     return {"pk": notices_in_force()[0].pk}
 
 
+def fhir_reference(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)]}
+
+
+def fhir_patient(demo: Demo, t: str) -> dict:
+    """The index case's Patient, by the id the export gives it (``<reference>.person-<pk>``); with ``a~b``, a's
+    reference and b's person: no dossier holds that resource."""
+    person = index_person(demo, demo.sub(t))
+    return {"resource_type": "Patient", "id": f"{demo.references[demo.pk(t)]}.person-{person.pk}"}
+
+
 def body(**values) -> Callable[[Demo, str, str], dict]:
     return lambda demo, t, role: values
 
@@ -808,6 +819,27 @@ ENTRIES: list[Entry] = [
         "labs_report_download",
         report_pk,
         ("paris.report_signed", "lyon.report_delivered", "paris.closed"),
+        get=scoped(),
+        file=True,
+    ),
+    # FHIR R4 export: as the files, none of a withdrawn dossier to its laboratory
+    Entry(
+        "fhir:bundle",
+        fhir_reference,
+        (*DOSSIERS, "lyon.withdrawn", "paris.report_signed"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "fhir:resource",
+        fhir_patient,
+        (
+            "paris.draft",
+            "paris.submitted",
+            "paris.withdrawn",
+            "lyon.finalised",
+            "paris.finalised~lyon.finalised",
+        ),
         get=scoped(),
         file=True,
     ),
@@ -1168,7 +1200,7 @@ def _judge(demo, cell, url, want, response, text, entry) -> str | None:
     if want is A.FORBIDDEN:
         return None if status == 403 else got
     if want is A.LOGIN:
-        if url.startswith("/api/"):
+        if url.startswith(("/api/", "/fhir/")):
             # A program gets 401/403; the browsable docs page sends a browser to the login page.
             return None if status in (401, 403) or _is_login_redirect(response, url) else got
         return None if _is_login_redirect(response, url) else got
