@@ -130,7 +130,8 @@ def dossier_for_export(user: User, reference: str) -> Dossier:
 
 
 def default_base() -> str:
-    return settings.FHIR_BASE_URL or f"{settings.FHIR_SYSTEM_BASE}/r4"
+    """``FHIR_BASE_URL``, or the FHIR root under ``PORTAL_URL``."""
+    return settings.FHIR_BASE_URL or f"{settings.PORTAL_URL.rstrip('/')}/fhir/r4"
 
 
 def dossier_bundle(dossier: Dossier, *, user: User, base: str = "") -> dict:
@@ -260,11 +261,11 @@ class _Builder:
                     V3_ROLE, RELATIONSHIP[person.relationship], text=str(person.get_relationship_display())
                 )
             ],
-            "name": [
-                {"use": "official", "family": patient.birth_name, "given": patient.first_names.split()[:1]}
-            ],
+            "name": [{"use": "official", "family": patient.birth_name}],
             "gender": GENDER.get(patient.sex, "unknown"),
         }
+        if patient.first_names.split():
+            resource["name"][0]["given"] = patient.first_names.split()[:1]
         if patient.date_of_birth:
             resource["birthDate"] = patient.date_of_birth.isoformat()
         self.add(resource)
@@ -596,13 +597,14 @@ class _Builder:
             "id": rid,
             "meta": {"profile": [GENOMIC_REPORT]},
             "identifier": [{"system": system("report"), "value": f"{self.reference}-v{report.version}"}],
-            "basedOn": list(self.requests.values()),
             "status": "amended" if report.amends_id else "final",
             "category": [concept(V2_0074, "GE", "Genetics")],
             "code": concept(LOINC, "51969-4", "Genetic analysis report"),
             "issued": _instant(report.signed_at),
             "resultsInterpreter": [biologist],
         }
+        if self.requests:
+            resource["basedOn"] = list(self.requests.values())
         if self.index is not None:
             resource["subject"] = self.patients[self.index.pk]
         if laboratory is not None:

@@ -4,6 +4,7 @@ Every refusal is an OperationOutcome: 401 without valid credentials, 404 for wha
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -81,7 +82,7 @@ def operation_outcome(status_code: int, diagnostics: str) -> dict:
 OPERATION_OUTCOME = inline_serializer(
     "OperationOutcome",
     fields={
-        "resourceType": serializers.ChoiceField(choices=["OperationOutcome"]),
+        "resourceType": serializers.RegexField(r"^OperationOutcome$"),
         "issue": serializers.ListField(
             child=inline_serializer(
                 "OperationOutcomeIssue",
@@ -116,7 +117,7 @@ class FhirView(APIView):
 
     renderer_classes = [FhirJsonRenderer]
     content_negotiation_class = FhirNegotiation
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get", "head"]
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -125,8 +126,6 @@ class FhirView(APIView):
         return response
 
     def base(self, request) -> str:
-        from django.conf import settings
-
         if settings.FHIR_BASE_URL:
             return default_base()
         root = reverse("fhir:bundle", kwargs={"reference": "-"}).rsplit("/Bundle/", 1)[0]

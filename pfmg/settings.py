@@ -324,6 +324,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # FHIR's OperationOutcome severities (fhir.views), under a name no other "severity" field will take.
+    "ENUM_NAME_OVERRIDES": {"OperationOutcomeSeverityEnum": ["fatal", "error", "warning", "information"]},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pfmg.api_schema.document_refusals",

@@ -12,7 +12,9 @@ import datetime as dt
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEntry, Source
@@ -26,6 +28,7 @@ from fhir.bundle import (
     ORPHA,
     RPPS,
     dossier_bundle,
+    dossier_for_export,
     pre_indication_system,
 )
 from fhir.resources.R4B.bundle import Bundle
@@ -119,8 +122,8 @@ def _ins_dossier(prescriber: User) -> Dossier:
 
 
 def _research_objection(prescriber: User) -> DossierPerson:
-    """The mother of one of the prescriber's trio dossiers whose samples are shipped objects to research reuse (a withdrawal of
-    that part, recorded through the consent service)."""
+    """The mother of one of the prescriber's trio dossiers whose samples are shipped objects to research reuse (a
+    withdrawal of that part, recorded through the consent service)."""
     consent = (
         ConsentRecord.objects.filter(
             person__dossier__prescriber=prescriber,
@@ -206,6 +209,19 @@ def test_every_demo_dossier_is_a_valid_self_contained_bundle(demo):
         requests = resources(bundle, "ServiceRequest")
         assert len(requests) == sequenced
         assert {r["requisition"]["value"] for r in requests} <= {each.reference}
+
+
+def test_a_bundle_costs_the_same_queries_whatever_the_family(demo):
+    solo, trio = dossier(demo, "paris.report_delivered"), dossier(demo, "paris.closed")
+    assert solo.persons.count() == 1 and trio.persons.count() == 3
+    counts = []
+    for each in (solo, trio):
+        user = User.objects.get(username="prescriber")  # a fresh user: its memberships read in both counts
+        with CaptureQueriesContext(connection) as queries:
+            dossier_bundle(dossier_for_export(user, each.reference), user=user, base=BASE)
+        counts.append(len(queries))
+    for_solo, for_trio = counts
+    assert for_solo == for_trio <= 20
 
 
 def test_the_same_dossier_gives_the_same_ids(demo):
