@@ -94,7 +94,7 @@ def _instant(value: dt.datetime) -> str:
 # --- Mappings ------------------------------------------------------------------------------------------------
 
 S = Dossier.Status
-SERVICE_REQUEST_STATUS = {
+SERVICE_REQUEST_STATUS: dict[str, str] = {
     S.DRAFT: "draft",
     S.CANCELLED: "revoked",
     S.RCP_REJECTED: "revoked",
@@ -103,11 +103,17 @@ SERVICE_REQUEST_STATUS = {
     S.CLOSED: "completed",
 }  # every other status (submitted… report signed): active
 
-GENDER = {Sex.FEMALE: "female", Sex.MALE: "male", Sex.UNKNOWN: "unknown"}
+GENDER: dict[str, str] = {Sex.FEMALE: "female", Sex.MALE: "male", Sex.UNKNOWN: "unknown"}
 
 R = DossierPerson.Relationship
 # v3-RoleCode: natural mother and father, sibling, child, family member.
-RELATIONSHIP = {R.MOTHER: "NMTH", R.FATHER: "NFTH", R.SIBLING: "SIB", R.CHILD: "CHILD", R.OTHER: "FAMMEMB"}
+RELATIONSHIP: dict[str, str] = {
+    R.MOTHER: "NMTH",
+    R.FATHER: "NFTH",
+    R.SIBLING: "SIB",
+    R.CHILD: "CHILD",
+    R.OTHER: "FAMMEMB",
+}
 
 PRESENT = coding(LOINC, "LA9633-4", "Present")
 ABSENT = coding(LOINC, "LA9634-2", "Absent")
@@ -180,7 +186,7 @@ class _Builder:
         if self.index is not None:
             for person in persons:
                 if person.relationship != R.INDEX:
-                    self.related_person(person)
+                    self.related_person(person, self.index)
         self.prescriber_role = self.practitioner_role(
             dossier.prescriber, self.establishment(dossier.establishment)
         )
@@ -195,8 +201,7 @@ class _Builder:
             self.task(decision)
         self.consents()
         for report in reports_of(dossier, self.user):
-            if report.is_signed:
-                self.report(report, samples)
+            self.report(report, samples)
         return {
             "resourceType": "Bundle",
             "id": self.reference,
@@ -250,12 +255,12 @@ class _Builder:
             ]
         return resource
 
-    def related_person(self, person: DossierPerson) -> None:
+    def related_person(self, person: DossierPerson, index: DossierPerson) -> None:
         patient = person.patient
         resource: dict = {
             "resourceType": "RelatedPerson",
             "id": self.rid("person", person.pk),
-            "patient": self.patients[self.index.pk],
+            "patient": self.patients[index.pk],
             "relationship": [
                 concept(
                     V3_ROLE, RELATIONSHIP[person.relationship], text=str(person.get_relationship_display())
@@ -441,8 +446,8 @@ class _Builder:
         return self.add(resource)
 
     def specimen(self, sample: Sample) -> dict:
-        identifiers = [{"system": system("sample"), "value": sample.barcode}]
-        if sample.shipment_id:
+        identifiers: list[dict] = [{"system": system("sample"), "value": sample.barcode}]
+        if sample.shipment is not None:
             identifiers.append(
                 {
                     "type": concept(V2_0203, "STN", "Specimen tracking number"),
@@ -473,7 +478,7 @@ class _Builder:
     # -- the RCP
 
     def task(self, decision: Decision) -> None:
-        rcp = self.rcp_body(decision.meeting.rcp) if decision.meeting_id else None
+        rcp = self.rcp_body(decision.meeting.rcp) if decision.meeting is not None else None
         if rcp is None and self.dossier.rcp_id:
             rcp = self.rcp_body(self.dossier.rcp)
         label = str(decision.get_kind_display())
@@ -509,7 +514,7 @@ class _Builder:
             self.dossier.status == S.WITHDRAWN or DataDeletion.objects.filter(dossier=self.dossier).exists()
         )
         for person in persons:
-            record: ConsentRecord | None = person.consent_record
+            record: ConsentRecord | None = getattr(person, "consent_record", None)
             if record is not None:
                 self.treatment_consent(person, record, withdrawn)
                 self.research_consent(person, record, withdrawn, in_cohort=person.pk in cohort)
@@ -578,6 +583,8 @@ class _Builder:
     # -- the report
 
     def report(self, report: Report, samples: list[Sample]) -> None:
+        if report.signed_at is None or report.signed_by is None:
+            return  # a draft is the laboratory's alone
         laboratory = self.laboratory_ref
         biologist = self.practitioner_role(report.signed_by, laboratory)
         rid = self.rid("report", report.pk)

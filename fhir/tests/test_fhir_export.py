@@ -67,6 +67,7 @@ def _module_media(settings, request):
 def _ins_dossier(prescriber: User) -> Dossier:
     """A trio draft whose index case has an INS, whose mother uses another name, with an ORPHA hypothesis."""
     version = PreIndication.objects.get(slug="deficience-intellectuelle").current_version()
+    assert version is not None
     dossier = create_dossier(prescriber=prescriber, entered_by=prescriber, pre_indication_version=version)
     drafting.save_index_case(
         dossier=dossier,
@@ -134,6 +135,7 @@ def _research_objection(prescriber: User) -> DossierPerson:
         .order_by("pk")
         .first()
     )
+    assert consent is not None
     record_withdrawal(
         consent=consent,
         actor=prescriber,
@@ -159,6 +161,17 @@ def references_in(node) -> list[str]:
         for value in node:
             found += references_in(value)
     return found
+
+
+def empty_values(node, path: str = "") -> list[str]:
+    """Where ``node`` holds an empty string, list or object, which FHIR JSON forbids."""
+    if node in ("", [], {}):
+        return [path]
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in empty_values(value, f"{path}.{key}")]
+    if isinstance(node, list):
+        return [p for i, value in enumerate(node) for p in empty_values(value, f"{path}[{i}]")]
+    return []
 
 
 def resources(bundle: dict, resource_type: str) -> list[dict]:
@@ -197,6 +210,7 @@ def test_every_demo_dossier_is_a_valid_self_contained_bundle(demo):
         Bundle.model_validate(bundle)
         urls = {e["fullUrl"] for e in bundle["entry"]}
         assert len(urls) == len(bundle["entry"]), f"{each.reference}: two entries share a fullUrl"
+        assert not empty_values(bundle), f"{each.reference}: empty values at {empty_values(bundle)}"
         dangling = [r for r in references_in(bundle) if r not in urls]
         assert not dangling, f"{each.reference}: references outside the Bundle: {dangling}"
         for entry in bundle["entry"]:
