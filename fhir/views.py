@@ -1,6 +1,7 @@
 """The FHIR R4 read routes: a dossier as a Bundle, and each of its resources by id. Read-only,
 ``application/fhir+json``, authenticated and scoped as the API (token or session; ``bundle.dossier_for_export``).
-Every refusal is an OperationOutcome: 401 without valid credentials, 404 for what is unknown or out of scope."""
+Every refusal is an OperationOutcome: 401 without valid credentials, 404 for what is unknown or out of scope (no 403:
+whoever is signed in may ask, and what they may not see does not exist for them)."""
 
 from __future__ import annotations
 
@@ -100,16 +101,12 @@ ERRORS = {
     401: OpenApiResponse(
         OPERATION_OUTCOME, description="Jeton ou session absent, inconnu, expiré ou révoqué."
     ),
-    403: OpenApiResponse(
-        OPERATION_OUTCOME, description="Authentification refusée (session sans jeton CSRF…)."
-    ),
     404: OpenApiResponse(
         OPERATION_OUTCOME,
         description="Dossier ou ressource inconnu, hors du périmètre de l'utilisateur, ou dossier retiré dont "
         "le laboratoire ne doit pas identifier les personnes.",
     ),
 }
-FHIR_ID = {"type": "string", "pattern": ID_PATTERN}
 
 
 class FhirView(APIView):
