@@ -18,7 +18,7 @@ import re
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from consent.models import ConsentRecord, DataDeletion, ResearchChoice, Withdrawal
 from consent.selectors import consents_for, research_cohort
@@ -144,7 +144,9 @@ def dossier_bundle(dossier: Dossier, *, user: User, base: str = "") -> dict:
     """``dossier`` as a FHIR R4 ``collection`` Bundle (JSON-ready dict) as ``user`` may see it; ``base`` is the
     FHIR base address of the fullUrls (``FHIR_BASE_URL`` by default). The caller has checked that ``user`` may
     export the dossier (``dossier_for_export``)."""
-    return _Builder(dossier, user, (base or default_base()).rstrip("/")).bundle()
+    # One language for the labels (displays, texts): the same resource reads the same whoever asks.
+    with translation.override("fr"):
+        return _Builder(dossier, user, (base or default_base()).rstrip("/")).bundle()
 
 
 def resource_in(bundle: dict, resource_type: str, rid: str) -> dict | None:
@@ -634,14 +636,10 @@ class _Builder:
             "targetFormat": "application/pdf",
             "sigFormat": "application/pdf",  # a PAdES signature, inside the PDF of presentedForm
         }
-        if laboratory is not None:
-            signature["onBehalfOf"] = laboratory
         agent: dict = {
             "type": concept(PROVENANCE_PARTICIPANT, "author", "Author"),
             "who": biologist,
         }
-        if laboratory is not None:
-            agent["onBehalfOf"] = laboratory
         self.add(
             {
                 "resourceType": "Provenance",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-ID_PATTERN = r"^[A-Za-z0-9\-\.]{1,64}$"
+# FHIR's id charset and length; ours start with the reference's letters (never "." nor "..", which an HTTP client
+# would fold out of the path).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-\.]{0,63}$"
 _ID = re.compile(ID_PATTERN)
 
 

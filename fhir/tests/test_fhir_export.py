@@ -456,6 +456,10 @@ def test_the_bundle_route_answers_fhir_json_with_a_token_or_a_session(demo):
     session = Client()
     session.force_login(demo.users["prescriber"])
     assert session.get(url).json()["id"] == each.reference
+    # the same words whatever language the client asks for
+    english = token_client(demo.users["prescriber"]).get(url, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert [e["resource"] for e in english["entry"]] == [e["resource"] for e in bundle["entry"]]
+    assert {r["relationship"][0]["text"] for r in resources(english, "RelatedPerson")} == {"Mère", "Père"}
     entry = AuditEntry.objects.filter(url_name="fhir:bundle", actor_username="prescriber").latest("seq")
     assert entry.source == Source.API and entry.dossier_reference == each.reference
 
