@@ -26,6 +26,7 @@ from labs.models import Report, Sample
 from labs.selectors import reports_of, samples_of
 from people.models import User
 from prescriptions import selectors as prescription_selectors
+from prescriptions.folding import folded
 from prescriptions.models import Dossier, DossierPerson, SampleType, Sex
 from prescriptions.rules import identities_hidden
 from rcp.models import Decision
@@ -182,7 +183,11 @@ class _Builder:
 
     def bundle(self) -> dict:
         dossier = self.dossier
-        persons = list(dossier.persons.select_related("patient").order_by("id"))
+        # Read with the dossier by ``dossier_by_reference`` (its folds), or now.
+        persons = folded(dossier, "persons")
+        if persons is None:
+            persons = list(dossier.persons.select_related("patient"))
+        persons.sort(key=lambda p: p.pk)
         self.index = next((p for p in persons if p.relationship == R.INDEX), None)
         self.patients = {p.pk: self.add(self.patient(p)) for p in persons}
         if self.index is not None:
@@ -377,7 +382,11 @@ class _Builder:
 
     def phenotypes(self) -> list[dict]:
         found = []
-        for phenotype in self.dossier.phenotypes.select_related("term").order_by("-present", "term_id"):
+        phenotypes = folded(self.dossier, "phenotypes")
+        if phenotypes is None:
+            phenotypes = list(self.dossier.phenotypes.select_related("term"))
+        phenotypes.sort(key=lambda p: (not p.present, p.term_id))
+        for phenotype in phenotypes:
             resource: dict = {
                 "resourceType": "Observation",
                 "id": self.rid("hpo", phenotype.pk),

@@ -235,7 +235,7 @@ def test_a_bundle_costs_the_same_queries_whatever_the_family(demo):
             dossier_bundle(dossier_for_export(user, each.reference), user=user, base=BASE)
         counts.append(len(queries))
     for_solo, for_trio = counts
-    assert for_solo == for_trio <= 20
+    assert for_solo == for_trio <= 12
 
 
 def test_the_same_dossier_gives_the_same_ids(demo):
