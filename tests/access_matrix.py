@@ -12,7 +12,7 @@ How a refusal looks in this project (read from the views, which scope through se
 - a POST the user may not make on a page they may see is **refused in the page** (a message, 302 or 400):
   nothing changes in the database, which is what the matrix checks;
 - an anonymous visitor is sent to the login page (302), to the admin's login page for the admin, and gets
-  401/403 from the API; ``PUBLIC`` pages answer everyone.
+  401/403 from the API and the FHIR export; ``PUBLIC`` pages answer everyone.
 
 The expectations are written here from the demo's facts (who prescribed a dossier, its RCP, its laboratory,
 its status), never by calling the project's selectors or rules: widening one of them must show up as a
