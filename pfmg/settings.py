@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "labs",
     "notifications",
     "audit",
+    "interop",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
     "csp",
 ]
@@ -323,16 +324,22 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    # Several models have a "status": each its own name in the schema.
+    # Several models have a "status": each its own name in the schema; FHIR's OperationOutcome severities
+    # (interop.views) under a name no other "severity" field will take.
     "ENUM_NAME_OVERRIDES": {
         "DossierStatusEnum": "prescriptions.models.Dossier.Status",
         "PreIndicationVersionStatusEnum": "prescriptions.models.PreIndicationVersion.Status",
+        "OperationOutcomeSeverityEnum": ["fatal", "error", "warning", "information"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pfmg.api_schema.document_refusals",
     ],
 }
+# The FHIR R4 export (interop/): the base of the portal's own identifier and code systems (the dossier's requisition,
+# the pre-indication CodeSystem…), and the base of the resources' fullUrls (empty: the address the request came to).
+FHIR_SYSTEM_BASE = env.str("FHIR_SYSTEM_BASE", default="https://pfmg.example/fhir").rstrip("/")
+FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")
 # API tokens (people.ApiToken) expire this many hours after they are issued.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 
