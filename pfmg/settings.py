@@ -482,7 +482,10 @@ MIDDLEWARE += [
 ]
 # How long an API answer is kept for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
-CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {"task": "people.tasks.purge_idempotency_keys", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
+    "task": "people.tasks.purge_idempotency_keys",
+    "schedule": 3600,
+}
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
 AXES_FAILURE_LIMIT = "people.auth.failure_limit"  # reads LOGIN_FAILURE_LIMIT at each attempt

@@ -268,7 +268,9 @@ class Demo:
     pks: dict[str, int]  # target key -> pk of its object
     extra: dict[str, Any] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)  # role -> API token (the API and FHIR are tried with it)
+    tokens: dict[str, str] = field(
+        default_factory=dict
+    )  # role -> API token (the API and FHIR are tried with it)
     names: dict[int, list[str]] = field(default_factory=dict)  # dossier pk -> birth names of its persons
     references: dict[int, str] = field(default_factory=dict)
     baseline: tuple = ()  # the fingerprint every cell starts from (each runs in a savepoint rolled back)
