@@ -149,7 +149,7 @@ class DossierDetailSerializer(DossierSerializer):
     age_at_onset = serializers.CharField()
     clinical_summary = serializers.CharField()
     suspected_diagnosis = serializers.CharField(
-        source="suspected_diagnosis.code", allow_null=True, default=None
+        source="suspected_diagnosis.pk", allow_null=True, default=None
     )
     steps_done = serializers.ListField(child=serializers.CharField())
     persons = serializers.SerializerMethodField()

@@ -332,6 +332,35 @@ def _form_value(value):
     return "" if value is None else value
 
 
+class KnownPatients(Exception):
+    """Patients already known (in the user's scope) with the identity typed for the index case: offered, as
+    the patient page offers them, rather than duplicated."""
+
+    def __init__(self, candidates) -> None:
+        super().__init__()
+        self.candidates = candidates
+
+    def response(self) -> Response:
+        body = {
+            "detail": _(
+                "Une personne déjà connue a la même identité : reprenez-la (reuse_patient) ou indiquez qu'il "
+                "s'agit d'une autre personne (new_patient)."
+            ),
+            "candidates": [
+                {
+                    "id": p.pk,
+                    "birth_name": p.birth_name,
+                    "used_name": p.used_name,
+                    "first_names": p.first_names,
+                    "date_of_birth": p.date_of_birth,
+                    "sex": p.sex,
+                }
+                for p in self.candidates
+            ],
+        }
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
 def save_index(request, dossier: Dossier, values: dict, index: DossierPerson | None) -> DossierPerson:
     """The patient step: the page's form, the known patients offered rather than duplicated, the service."""
     form = IndexCaseForm({k: _form_value(v) for k, v in values.items()})
@@ -345,25 +374,7 @@ def save_index(request, dossier: Dossier, values: dict, index: DossierPerson | N
     if reuse_pk and reuse is None:
         raise refused({"reuse_patient": [str(drafting.INS_REFUSED)]})
     if candidates and reuse is None and not new:
-        raise ValidationError(
-            {
-                "detail": _(
-                    "Une personne déjà connue a la même identité : reprenez-la (reuse_patient) ou indiquez "
-                    "qu'il s'agit d'une autre personne (new_patient)."
-                ),
-                "candidates": [
-                    {
-                        "id": p.pk,
-                        "birth_name": p.birth_name,
-                        "used_name": p.used_name,
-                        "first_names": p.first_names,
-                        "date_of_birth": p.date_of_birth,
-                        "sex": p.sex,
-                    }
-                    for p in candidates
-                ],
-            }
-        )
+        raise KnownPatients(candidates)
     return _with_identity_refusals(
         lambda: drafting.save_index_case(
             dossier=dossier,
@@ -492,6 +503,13 @@ class DossierPersonViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=PersonWriteSerializer, responses={201: PersonSerializer, **WRITE_ERRORS})
     def create(self, request: Request, reference: str) -> Response:
+        try:
+            person_pk = self._create(request, reference)
+        except KnownPatients as known:
+            return known.response()
+        return self._answer(request, reference, person_pk, status.HTTP_201_CREATED)
+
+    def _create(self, request: Request, reference: str) -> int:
         with transaction.atomic():
             dossier = editable_dossier(request, reference)
             body = PersonWriteSerializer(data=request.data)
@@ -506,10 +524,17 @@ class DossierPersonViewSet(viewsets.GenericViewSet):
             else:
                 family = [_person_values(p) for p in _relatives(dossier)]
                 person_pk = save_relatives(request, dossier, [*family, values], position=len(family))
-        return self._answer(request, reference, person_pk, status.HTTP_201_CREATED)
+        return person_pk
 
     @extend_schema(request=PersonPatchSerializer, responses={200: PersonSerializer, **WRITE_ERRORS})
     def partial_update(self, request: Request, reference: str, pk: str) -> Response:
+        try:
+            person_pk = self._update(request, reference, pk)
+        except KnownPatients as known:
+            return known.response()
+        return self._answer(request, reference, person_pk)
+
+    def _update(self, request: Request, reference: str, pk: str) -> int:
         with transaction.atomic():
             dossier = editable_dossier(request, reference)
             person = self._person(dossier, pk)
@@ -529,7 +554,7 @@ class DossierPersonViewSet(viewsets.GenericViewSet):
                 family = [_person_values(p) for p in relatives]
                 family[position] |= changes
                 person_pk = save_relatives(request, dossier, family, position)
-        return self._answer(request, reference, person_pk)
+        return person_pk
 
     @extend_schema(request=None, responses={204: None, **WRITE_ERRORS})
     def destroy(self, request: Request, reference: str, pk: str) -> Response:
@@ -816,5 +841,12 @@ def submit_through_api(*, dossier: Dossier, actor, data: dict, request) -> None:
         rcps=selectors.allowed_rcps(dossier.pre_indication_version),
     )
     if not form.is_valid():
-        raise DjangoValidationError([str(e) for errors in form.errors.values() for e in errors])
+        # The attestation's message says what to do; the RCP's is a field's, named by its label.
+        raise DjangoValidationError(
+            [
+                f"{form.fields[name].label} : {e}" if name == "rcp" else str(e)
+                for name, errors in form.errors.items()
+                for e in errors
+            ]
+        )
     drafting.attest_and_submit(dossier=dossier, prescriber=actor, rcp=form.cleaned_data["rcp"])
