@@ -5,7 +5,13 @@ from contextlib import contextmanager
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -208,6 +214,7 @@ LIST_PARAMETERS = [
 API_ORDER = ("-updated_at", "-pk")
 
 
+@extend_schema_serializer(many=False)  # the list answers one page object, not an array of them
 class DossierPageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
@@ -313,7 +320,7 @@ class DossierViewSet(viewsets.GenericViewSet):
         request=DossierCreateSerializer,
         responses={
             201: DossierDetailSerializer,
-            400: TransitionErrorSerializer,
+            400: FIELD_ERRORS,
             403: TransitionErrorSerializer,
         },
     )
@@ -371,7 +378,7 @@ class DossierViewSet(viewsets.GenericViewSet):
         ],
         responses={
             200: DossierDetailSerializer,
-            400: TransitionErrorSerializer,
+            400: FIELD_ERRORS,
             403: TransitionErrorSerializer,
             409: TransitionErrorSerializer,
         },
