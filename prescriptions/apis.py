@@ -279,6 +279,13 @@ class DossierViewSet(viewsets.GenericViewSet):
         parameters=LIST_PARAMETERS, responses={200: DossierPageSerializer, 400: TransitionErrorSerializer}
     )
     def list(self, request: Request) -> Response:
+        for name in ("status", "pre_indication", "laboratory", "q", "cursor"):
+            if "\x00" in request.query_params.get(
+                name, ""
+            ):  # PostgreSQL refuses it in a query: a 400, not a 500
+                raise ValidationError(
+                    {"detail": _("Caractère nul dans le paramètre « %(p)s ».") % {"p": name}}
+                )
         user = request.user
         scope = selectors.dossier_scope(user)
         dossiers = scope.dossiers()
