@@ -201,6 +201,13 @@ ROUTES: dict[str, Route] = {
     # FHIR R4 export: a dossier's Bundle, or one of its resources by id
     "fhir:bundle": Route(dossier_by_reference, **DOWNLOAD),
     "fhir:resource": Route(fhir_resource),
+    "dossier-hand-over": Route(dossier_by_reference),
+    "dossier-person-list": Route(dossier_by_reference),
+    "dossier-person-detail": Route(via("prescriptions.DossierPerson", "dossier")),
+    "dossier-phenotypes": Route(dossier_by_reference),
+    "dossier-document-list": Route(dossier_by_reference),
+    "dossier-document-detail": Route(via("prescriptions.DossierDocument", "dossier")),
+    "dossier-document-download": Route(via("prescriptions.DossierDocument", "dossier"), **DOWNLOAD),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(

@@ -1,7 +1,7 @@
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -10,6 +10,7 @@ from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
 from prescriptions.apis import DossierViewSet, PreIndicationViewSet
+from prescriptions.apis_drafting import DossierDocumentViewSet, DossierPersonViewSet, DossierPhenotypesView
 
 from .views import healthz
 
@@ -21,6 +22,9 @@ router.register("pre-indications", PreIndicationViewSet, basename="pre-indicatio
 router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
 router.register("dossiers", DossierViewSet, basename="dossier")
+DOSSIER_PREFIX = r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})"
+router.register(f"{DOSSIER_PREFIX}/persons", DossierPersonViewSet, basename="dossier-person")
+router.register(f"{DOSSIER_PREFIX}/documents", DossierDocumentViewSet, basename="dossier-document")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
 
 urlpatterns = [
@@ -30,6 +34,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/auth/token/", ApiTokenView.as_view(), name="api-token"),
+    re_path(
+        r"^api/v1/dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/phenotypes/$",
+        DossierPhenotypesView.as_view(),
+        name="dossier-phenotypes",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script under the CSP; Swagger UI's icons

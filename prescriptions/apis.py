@@ -4,7 +4,14 @@ transitions). Scope and rules are the pages': ``selectors`` and ``rules``, never
 from contextlib import contextmanager
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -16,7 +23,15 @@ from pfmg.pagination import keyset_page
 
 from . import drafting, selectors
 from .api_transitions import ReasonSerializer, api_transition, refusal_body, refusal_status
-from .models import Dossier, PreIndication, PreIndicationDocument, PreIndicationVersion
+from .models import (
+    Dossier,
+    FamilyStructure,
+    OnsetAge,
+    PreIndication,
+    PreIndicationDocument,
+    PreIndicationVersion,
+    TrioException,
+)
 from .rules import identities_hidden
 from .services import TRANSITION_NAMES, actions_for
 
@@ -140,7 +155,7 @@ class DossierDetailSerializer(DossierSerializer):
     age_at_onset = serializers.CharField()
     clinical_summary = serializers.CharField()
     suspected_diagnosis = serializers.CharField(
-        source="suspected_diagnosis.code", allow_null=True, default=None
+        source="suspected_diagnosis.pk", allow_null=True, default=None
     )
     steps_done = serializers.ListField(child=serializers.CharField())
     persons = serializers.SerializerMethodField()
@@ -199,6 +214,7 @@ LIST_PARAMETERS = [
 API_ORDER = ("-updated_at", "-pk")
 
 
+@extend_schema_serializer(many=False)  # the list answers one page object, not an array of them
 class DossierPageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
@@ -208,6 +224,42 @@ class DossierPageSerializer(serializers.Serializer):
 class TransitionErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     reasons = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+# A 400: {"detail": "…"} for a refusal, or the refused fields each with their messages.
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT, description='Ce qui est refusé : {"detail": …} ou les champs et leurs messages.'
+)
+REFUSAL = OpenApiResponse(TransitionErrorSerializer, description="Refus, avec son motif.")
+WRITE_ERRORS = {400: FIELD_ERRORS, 403: REFUSAL, 404: REFUSAL, 409: REFUSAL}
+
+
+class CriterionAnswerSerializer(serializers.Serializer):
+    criterion = serializers.CharField(help_text=_("Le critère, tel que la fiche le libelle."))
+    met = serializers.BooleanField(allow_null=True)
+    justification = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DossierPatchSerializer(serializers.Serializer):
+    """What the pre-indication, family and clinical steps hold of the dossier itself. Each step present in
+    the body is validated whole, by its page's form, with the dossier's stored values for what is not sent."""
+
+    pre_indication = serializers.SlugField(
+        required=False, help_text=_("Tant que le dossier est un brouillon.")
+    )
+    criteria_checklist = CriterionAnswerSerializer(many=True, required=False)
+    family_structure = serializers.ChoiceField(choices=FamilyStructure.choices, required=False)
+    trio_exception = serializers.ChoiceField(
+        choices=[("", ""), *TrioException.choices], required=False, allow_blank=True
+    )
+    trio_exception_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    age_at_onset = serializers.ChoiceField(
+        choices=[("", ""), *OnsetAge.choices], required=False, allow_blank=True
+    )
+    clinical_summary = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    suspected_diagnosis = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, help_text=_("Un code ORPHA (ORPHA:558), ou vide.")
+    )
 
 
 class DossierViewSet(viewsets.GenericViewSet):
@@ -227,6 +279,13 @@ class DossierViewSet(viewsets.GenericViewSet):
         parameters=LIST_PARAMETERS, responses={200: DossierPageSerializer, 400: TransitionErrorSerializer}
     )
     def list(self, request: Request) -> Response:
+        for name in ("status", "pre_indication", "laboratory", "q", "cursor"):
+            if "\x00" in request.query_params.get(
+                name, ""
+            ):  # PostgreSQL refuses it in a query: a 400, not a 500
+                raise ValidationError(
+                    {"detail": _("Caractère nul dans le paramètre « %(p)s ».") % {"p": name}}
+                )
         user = request.user
         scope = selectors.dossier_scope(user)
         dossiers = scope.dossiers()
@@ -273,7 +332,7 @@ class DossierViewSet(viewsets.GenericViewSet):
         request=DossierCreateSerializer,
         responses={
             201: DossierDetailSerializer,
-            400: TransitionErrorSerializer,
+            400: FIELD_ERRORS,
             403: TransitionErrorSerializer,
         },
     )
@@ -296,6 +355,33 @@ class DossierViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
+        request=DossierPatchSerializer,
+        responses={200: DossierDetailSerializer, **WRITE_ERRORS},
+        description=(
+            "Modify a draft (or a dossier awaiting more information): pre-indication and criteria, family "
+            "structure and trio exception, age at onset, clinical summary, suspected diagnosis. Each step "
+            "present in the body is validated whole, by its page's form, with the stored values for the rest."
+        ),
+    )
+    def partial_update(self, request: Request, reference: str) -> Response:
+        from .apis_drafting import partial_update
+
+        return partial_update(request, reference)
+
+    @extend_schema(
+        request=None,
+        responses={200: DossierDetailSerializer, **WRITE_ERRORS},
+        description=(
+            "The prescription assistant hands the prepared draft to the prescriber, who attests and submits it."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="hand-over", url_name="hand-over")
+    def hand_over(self, request: Request, reference: str) -> Response:
+        from .apis_drafting import hand_over
+
+        return hand_over(request, reference)
+
+    @extend_schema(
         request=ReasonSerializer,
         parameters=[
             OpenApiParameter(
@@ -304,7 +390,7 @@ class DossierViewSet(viewsets.GenericViewSet):
         ],
         responses={
             200: DossierDetailSerializer,
-            400: TransitionErrorSerializer,
+            400: FIELD_ERRORS,
             403: TransitionErrorSerializer,
             409: TransitionErrorSerializer,
         },

@@ -63,6 +63,12 @@ def _editable(dossier: Dossier, actor: User) -> None:
         raise PermissionDenied(exc.message) from None
 
 
+def ensure_editable(*, dossier: Dossier, actor: User) -> None:
+    """The refusal any step would give, asked before a step's content is parsed (the API answers it first).
+    Inside the caller's transaction: it takes the dossier's row lock as a step does."""
+    _editable(dossier, actor)
+
+
 def _touch(dossier: Dossier, step: str, *fields: str) -> None:
     if step not in dossier.steps_done:
         dossier.steps_done = [s for s in STEPS if s in {*dossier.steps_done, step}]
@@ -256,6 +262,9 @@ class Relative:
     affected: str
     identity: dict
     to_be_sequenced: bool = True
+    # The relative (DossierPerson) this entry rewrites, when the caller knows it (the API names each person);
+    # without it, the earlier relative at the same position (the family page's form rows).
+    person_id: int | None = None
 
 
 @transaction.atomic
@@ -278,8 +287,13 @@ def save_family(
         .order_by("id")
     )
     kept: set[int] = set()
+    by_id = {p.pk: p for p in previous}
+    named = any(r.person_id is not None for r in relatives)
     for position, relative in enumerate(relatives):
-        earlier = previous[position] if position < len(previous) else None
+        if named:  # a removed relative does not hand its record to the one after it
+            earlier = by_id.get(relative.person_id) if relative.person_id is not None else None
+        else:
+            earlier = previous[position] if position < len(previous) else None
         try:
             patient = _resolve_patient(
                 actor=actor,

@@ -469,6 +469,15 @@ def with_person(demo: Demo, t: str) -> dict:
     return {"pk": demo.pk(t), "person_pk": index_person(demo, demo.sub(t)).pk}
 
 
+def person_by_reference(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)], "pk": index_person(demo, demo.sub(t)).pk}
+
+
+def document_by_reference(demo: Demo, t: str) -> dict:
+    kwargs = with_document(demo, t)
+    return {"reference": demo.references[kwargs["pk"]], "pk": kwargs["document_pk"]}
+
+
 def with_decision(demo: Demo, t: str) -> dict:
     from rcp.models import Decision
 
@@ -648,6 +657,12 @@ STEPS = (
 )
 sheet_view = any_of(rcp_member, prescribes, is_admin)
 consent_person = (*CONSENTED, "paris.finalised~lyon.finalised")
+
+DOCUMENTED = ("paris.draft", "paris.finalised", "paris.withdrawn", "lyon.finalised", "lyon.withdrawn")
+DOCUMENT_TARGETS = (
+    *DOCUMENTED,
+    *("paris.finalised~lyon.finalised", "lyon.withdrawn~paris.withdrawn", "paris.draft~paris.finalised"),
+)
 
 ENTRIES: list[Entry] = [
     # prescriptions
@@ -915,6 +930,43 @@ ENTRIES: list[Entry] = [
         TRANSITION_TARGETS,
         post=transition_rule,
         data=body(reason="Motif."),
+    ),
+    # The prescribing journey through the API: reads as the dossier's page (documents and persons never for the
+    # laboratory of a withdrawn dossier), writes as the prescribing steps' (404 to whoever may not edit it).
+    Entry(
+        "dossier-person-list",
+        dossier_reference,
+        DOSSIERS,
+        get=scoped(),
+        post=scoped(view=prescribes),
+        data=body(relationship="other", birth_name="TEST", first_names="Test", sex="F"),
+        lists="names",
+    ),
+    Entry(
+        "dossier-person-detail",
+        person_by_reference,
+        ("paris.draft", "paris.submitted", "paris.withdrawn", "lyon.finalised")
+        + ("paris.draft~paris.submitted",),
+        get=scoped(),
+        file=True,
+    ),
+    Entry("dossier-phenotypes", dossier_reference, DOSSIERS, get=scoped()),
+    Entry(
+        "dossier-document-list",
+        dossier_reference,
+        DOCUMENTED,
+        get=scoped(),
+        post=scoped(view=prescribes),
+        file=True,
+    ),
+    Entry("dossier-document-detail", document_by_reference, DOCUMENT_TARGETS, get=scoped(), file=True),
+    Entry("dossier-document-download", document_by_reference, DOCUMENT_TARGETS, get=scoped(), file=True),
+    Entry(
+        "dossier-hand-over",
+        dossier_reference,
+        ("paris.draft", "paris.handover", "paris.submitted", "paris.withdrawn", "lyon.finalised")
+        + ("other.submitted",),
+        post=scoped(view=prescribes),
     ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),

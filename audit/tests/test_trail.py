@@ -145,3 +145,32 @@ def test_the_auditor_finds_the_trail_in_the_header(client, db):
     assert reverse("admin:audit_auditentry_changelist") in client.get("/").content.decode()
     client.force_login(f.prescriber())
     assert reverse("admin:audit_auditentry_changelist") not in client.get("/").content.decode()
+
+
+def test_a_document_downloaded_through_the_api_is_recorded_as_a_download(client, cast, walked):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from people.services import issue_api_token
+    from prescriptions import drafting
+
+    dossier = walked(S.DRAFT)
+    document = drafting.add_document(
+        dossier=dossier,
+        actor=cast.prescriber,
+        uploaded=SimpleUploadedFile("cr.pdf", b"%PDF-1.4\n%%EOF\n"),
+        expected=None,
+        label="Compte rendu",
+    )
+    _token, clear = issue_api_token(user=cast.prescriber)
+    url = reverse("dossier-document-download", kwargs={"reference": dossier.reference, "pk": document.pk})
+    response = client.get(url, HTTP_AUTHORIZATION=f"Token {clear}", REMOTE_ADDR="10.0.1.1")
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    entry = AuditEntry.objects.get(path=url, actor=cast.prescriber)
+    assert (entry.action, entry.source, entry.dossier_reference) == (
+        Action.DOWNLOAD,
+        Source.API,
+        dossier.reference,
+    )
+    index_patient = dossier.persons.get(relationship="index").patient_id
+    assert index_patient in entry.patient_id_list

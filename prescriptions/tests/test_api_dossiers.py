@@ -215,3 +215,9 @@ def _slug() -> str:
         v for v in PreIndicationVersion.objects.select_related("pre_indication") if v.is_prescribable
     )
     return version.pre_indication.slug
+
+
+def test_a_nul_character_in_a_list_filter_is_a_400_not_a_server_error(demo):
+    response = api(demo, "prescriber").get("/api/v1/dossiers/", {"pre_indication": "a\x00b"})
+    assert response.status_code == 400
+    assert "pre_indication" in response.json()["detail"]
