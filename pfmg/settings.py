@@ -323,6 +323,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # A consent's choices as signed and as in force after a withdrawal: one enum each, under the choice's name.
+    "ENUM_NAME_OVERRIDES": {
+        "Choice3Enum": "consent.models.Choice3",
+        "ResearchChoiceEnum": "consent.models.ResearchChoice",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pfmg.api_schema.document_refusals",
