@@ -336,6 +336,7 @@ class RecordConsentSerializer(serializers.Serializer):
         queryset=ConsentTemplateVersion.objects.none(),
         required=False,
         allow_null=True,
+        default=None,
         help_text=_lazy("Le formulaire signé (id d'une version de ``form_versions``)."),
     )
     person_status = serializers.ChoiceField(choices=PersonStatus.choices, required=False, default="")
@@ -368,11 +369,13 @@ class RecordConsentSerializer(serializers.Serializer):
         queryset=User.objects.none(),
         required=False,
         allow_null=True,
+        default=None,
         help_text=_lazy("Qui a recueilli le consentement (un identifiant de ``collectors``)."),
     )
     scan = serializers.FileField(
         required=False,
         allow_null=True,
+        default=None,
         help_text=_lazy("Le formulaire signé numérisé (PDF, JPEG ou PNG) : obligatoire."),
     )
 
