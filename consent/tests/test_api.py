@@ -343,3 +343,17 @@ def test_an_incomplete_or_repeated_consent_is_refused_with_the_pages_message_and
         content_type="application/json",
     )
     assert "Indiquez la personne" in response.json()["detail"]
+
+
+def test_a_retried_consent_with_its_idempotency_key_is_recorded_once(demo):
+    target = "paris.rcp_validated"
+    ref, index = reference(demo, target), persons(demo, target)["index"]
+    client = api(demo, "prescriber")
+    entry = by_relationship(client.get(consents_url(ref)).json())["index"]
+    url = person_url(ref, index, "consents")
+    first = client.post(url, form(entry, "prescriber"), HTTP_IDEMPOTENCY_KEY="consent-index-1")
+    assert first.status_code == 201, first.content
+    retry = client.post(url, form(entry, "prescriber"), HTTP_IDEMPOTENCY_KEY="consent-index-1")
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert ConsentRecord.objects.filter(person=index).count() == 1
