@@ -312,7 +312,7 @@ class DossierConsentViewSet(viewsets.GenericViewSet):
             "gets a 403, as on the pages."
         ),
     )
-    def list(self, request: Request, reference: str) -> Response:
+    def list(self, request: Request, reference: str, **kwargs) -> Response:  # kwargs: a format suffix
         dossier = cared_for_dossier(request, reference)
         return Response(consents_of(request, dossier))
 

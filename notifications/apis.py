@@ -112,7 +112,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
         responses={200: NotificationPageSerializer, 400: _ERRORS},
         description="The user's own notifications, newest first, by cursor (as the inbox page).",
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request, **kwargs) -> Response:  # kwargs: a format suffix (.json)
         notifications = self.get_queryset().select_related("dossier", "event")
         unread = request.query_params.get("unread")
         if unread is not None:
@@ -147,7 +147,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
         ),
     )
     @action(detail=False, methods=["post"], url_path="read", url_name="read")
-    def read(self, request: Request) -> Response:
+    def read(self, request: Request, **kwargs) -> Response:
         body = MarkReadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         ids = None if body.validated_data["all"] else body.validated_data["ids"]
