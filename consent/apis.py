@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as Refusal
@@ -419,11 +420,17 @@ class RecordWithdrawalSerializer(serializers.Serializer):
 RecordWithdrawalErrors = _errors("RecordWithdrawalErrors", list(RecordWithdrawalSerializer._declared_fields))
 
 
-def _field_errors(exc: ServiceRefusal) -> ServiceRefusal | serializers.ValidationError:
-    """A service's refusal field by field, as the page's form shows it; a refusal of the whole stays one."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return exc
+@contextmanager
+def form_refusals():
+    """A service's refusal as the API answers it: field by field when it names the fields (as the page's form
+    shows them), else ``refusals()``' 400/403/409 with its message."""
+    with refusals():
+        try:
+            yield
+        except ServiceRefusal as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            raise serializers.ValidationError(exc.message_dict) from exc
 
 
 SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
@@ -459,11 +466,8 @@ class PersonConsentViewSet(viewsets.GenericViewSet):
         person = sequenced_person(request, dossier, person_id)
         body = RecordConsentSerializer(data=request.data, context={"request": request, "dossier": dossier})
         body.is_valid(raise_exception=True)
-        with refusals():
-            try:
-                services.record_consent(person=person, actor=request.user, **body.validated_data)
-            except ServiceRefusal as exc:
-                raise _field_errors(exc) from exc
+        with form_refusals():
+            services.record_consent(person=person, actor=request.user, **body.validated_data)
         return Response(consents_of(request, dossier), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -488,11 +492,8 @@ class PersonConsentViewSet(viewsets.GenericViewSet):
             raise NotFound(_("Aucun consentement n'est enregistré pour cette personne : rien à retirer."))
         body = RecordWithdrawalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals():
-            try:
-                services.record_withdrawal(consent=consent, actor=request.user, **body.validated_data)
-            except ServiceRefusal as exc:
-                raise _field_errors(exc) from exc
+        with form_refusals():
+            services.record_withdrawal(consent=consent, actor=request.user, **body.validated_data)
         dossier = dossier_for(request, reference)
         return Response(consents_of(request, dossier))
 
