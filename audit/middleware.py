@@ -101,4 +101,4 @@ def _redirect_target(response):
 
 
 def _is_api(match) -> bool:
-    return match.route.startswith("api/")
+    return match.route.startswith(("api/", "fhir/"))

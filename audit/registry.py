@@ -65,6 +65,25 @@ def dossier_by_reference(kwargs) -> Target:
     return target
 
 
+def fhir_resource(kwargs) -> Target:
+    """A FHIR resource read by id (``<reference>.<kind>-<pk>``, fhir.ids): its dossier, and of the patients only
+    the person it names when it names one (Patient, RelatedPerson, ServiceRequest, Consent)."""
+    from interop.ids import person_pk, split_id
+    from prescriptions.models import Dossier
+
+    rid = str(kwargs.get("id", ""))
+    target = Target(f"fhir.{str(kwargs.get('resource_type', ''))[:40]}".lower(), rid[:64])
+    parts = split_id(rid)
+    if parts is None:
+        return target
+    reference, suffix = parts
+    rows = Dossier.objects.filter(reference=reference)
+    person = person_pk(suffix)
+    if person is not None:
+        rows = rows.filter(persons__pk=person)
+    return target.add_rows(rows.values_list("reference", "persons__patient_id"))
+
+
 def dossier_person(kwargs) -> Target:
     """A page about one person of a dossier (consent): that person only."""
     from prescriptions.models import DossierPerson
@@ -199,6 +218,9 @@ ROUTES: dict[str, Route] = {
     "person-consent-withdrawal": Route(dossier_person_by_reference),
     "person-consent-form-pdf": Route(dossier_person_by_reference, **DOWNLOAD),
     "person-consent-scan": Route(dossier_person_by_reference, **DOWNLOAD),
+    # FHIR R4 export: a dossier's Bundle, or one of its resources by id
+    "fhir:bundle": Route(dossier_by_reference, **DOWNLOAD),
+    "fhir:resource": Route(fhir_resource),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(

@@ -448,7 +448,7 @@ def urls_for(targets: Targets, sessions: dict[str, Session]) -> dict[tuple[str, 
         ("API pre-indication detail", "prescriber"): f"/api/v1/pre-indications/{t.slug}/",
         ("API HPO term detail", "prescriber"): f"/api/v1/hpo-terms/{t.hpo_id}/",
         ("API dossier list", "prescriber"): "/api/v1/dossiers/",
-        ("API dossier detail", "prescriber"): f"/api/v1/dossiers/{t.dossier_pk}/",
+        ("API dossier detail", "prescriber"): f"/api/v1/dossiers/{t.reference}/",
         ("API statistics", "national"): API_STATISTICS_URLS,
         ("bare DRF endpoint", "anonymous"): "/bench/bare/",
     }

@@ -29,6 +29,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token.expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed(_("Ce jeton a expiré : demandez-en un nouveau."))
         services.record_api_token_use(token=token)
+        # As for a session (people.middleware): this user object lives one request, its memberships are read
+        # once however many rules and selectors ask.
+        token.user.memoise_memberships = True
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "labs",
     "notifications",
     "audit",
+    "interop",
     "pfmg",  # project-wide management commands (reference data, demo and scale seeds)
     "csp",
 ]
@@ -323,8 +324,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    # A consent's choices as signed and as in force after a withdrawal: one enum each, under the choice's name.
+    # Several models have a "status": each its own name in the schema; FHIR's OperationOutcome severities
+    # (interop.views) under a name no other "severity" field will take. A consent's choices as signed and as in
+    # force after a withdrawal: one enum each, under the choice's name.
     "ENUM_NAME_OVERRIDES": {
+        "DossierStatusEnum": "prescriptions.models.Dossier.Status",
+        "PreIndicationVersionStatusEnum": "prescriptions.models.PreIndicationVersion.Status",
+        "OperationOutcomeSeverityEnum": ["fatal", "error", "warning", "information"],
         "Choice3Enum": "consent.models.Choice3",
         "ResearchChoiceEnum": "consent.models.ResearchChoice",
     },
@@ -333,6 +339,10 @@ SPECTACULAR_SETTINGS = {
         "pfmg.api_schema.document_refusals",
     ],
 }
+# The FHIR R4 export (interop/): the base of the portal's own identifier and code systems (the dossier's requisition,
+# the pre-indication CodeSystem…), and the base of the resources' fullUrls (empty: the address the request came to).
+FHIR_SYSTEM_BASE = env.str("FHIR_SYSTEM_BASE", default="https://pfmg.example/fhir").rstrip("/")
+FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")
 # API tokens (people.ApiToken) expire this many hours after they are issued.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 
@@ -475,7 +485,10 @@ MIDDLEWARE += [
 ]
 # How long an API answer is kept for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
-CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {"task": "people.tasks.purge_idempotency_keys", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
+    "task": "people.tasks.purge_idempotency_keys",
+    "schedule": 3600,
+}
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
 AXES_FAILURE_LIMIT = "people.auth.failure_limit"  # reads LOGIN_FAILURE_LIMIT at each attempt

@@ -52,6 +52,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    path("fhir/r4/", include("interop.urls")),
     path("notifications/", include("notifications.urls")),
     path("rcp/", include("rcp.urls")),
     path("laboratoire/", include("labs.urls")),

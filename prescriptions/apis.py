@@ -241,15 +241,20 @@ class DossierViewSet(viewsets.GenericViewSet):
             dossiers = dossiers.filter(laboratory__code=laboratory)
         if query := request.query_params.get("q", "").strip():
             dossiers = dossiers.filter(selectors.dossier_search_q(user, query, scope))
+        # The page's keys first, then its rows with what they show: the eight joins of a row in the same query
+        # as the scope's union pass PostgreSQL's join_collapse_limit, and it then joins every dossier of the
+        # table before keeping the page's (90 ms at 10,000 dossiers instead of 1).
         page = keyset_page(
-            dossiers.select_related(
-                *selectors.DOSSIER_LIST_RELATED, "pre_indication_version__pre_indication"
-            ),
+            dossiers.only("pk", "updated_at"),
             order=API_ORDER,
             cursor=request.query_params.get("cursor"),
             size=API_PAGE_SIZE,
             branches=scope.branches,
         )
+        rows = Dossier.objects.select_related(
+            *selectors.DOSSIER_LIST_RELATED, "pre_indication_version__pre_indication"
+        ).in_bulk([d.pk for d in page.object_list])
+        page.object_list = [rows[d.pk] for d in page.object_list]
         links = {}
         for name, cursor in (("next", page.next_cursor), ("previous", page.previous_cursor)):
             links[name] = None

@@ -378,6 +378,21 @@ class Dossier(ConcurrentTransitionMixin, models.Model):
                         fields=[column, "status", "updated_at", "id"], name=f"dossier_{short}_st_recent_idx"
                     ),
                 )
+                if column != "entered_by"
+            ),
+            # Who entered a dossier sees it too; most prescribers enter their own, already in their prescriber
+            # branch. The entered-by branch of a scope (``selectors.DossierScope.branches``) is therefore only the
+            # dossiers entered for someone else (by an assistant), in partial indexes holding only those.
+            models.Index(fields=["entered_by", "updated_at", "id"], name="dossier_entered_recent_idx"),
+            models.Index(
+                fields=["entered_by", "updated_at", "id"],
+                condition=~Q(entered_by=models.F("prescriber")),
+                name="dossier_entered_other_idx",
+            ),
+            models.Index(
+                fields=["entered_by", "status", "updated_at", "id"],
+                condition=~Q(entered_by=models.F("prescriber")),
+                name="dossier_entered_other_st_idx",
             ),
             # A search by the beginning of a reference (LIKE 'PFMG-2026-00%'): the unique index's collation
             # does not serve LIKE on PostgreSQL; the pattern operators do (ignored elsewhere).

@@ -56,7 +56,9 @@ class DossierScope:
         dossier's ``(column, updated_at, id)`` and ``(column, status, updated_at, id)`` indexes."""
         if self.everything or self.user_id is None:
             return []
-        branches = [Q(prescriber_id=self.user_id), Q(entered_by_id=self.user_id)]
+        # Entered by the user for someone else: those entered for themselves are in the first branch already.
+        entered_for_others = Q(entered_by_id=self.user_id) & ~Q(entered_by=models.F("prescriber"))
+        branches = [Q(prescriber_id=self.user_id), entered_for_others]
         if self.assisted_ids:
             branches.append(Q(prescriber_id__in=self.assisted_ids))
         if self.rcp_ids:
@@ -331,6 +333,14 @@ def search_words(text: str, *, unaccent: bool = True) -> list[str]:
     return [w for w in re.split(r"[\s'’\-]+", plain) if w]
 
 
+def _name_search_q(words: list[str]) -> Q:
+    """The dossiers one of whose persons bears every word, from the trigram index's persons to their dossiers."""
+    patients = Patient.objects.alias(search_name=PatientSearchName())
+    for word in words:
+        patients = patients.filter(search_name__contains=word)
+    return Q(pk__in=DossierPerson.objects.filter(patient__in=patients.values("pk")).values("dossier_id"))
+
+
 def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) -> Q:
     """The dossiers a home-list search finds: by the name of one of their persons (every word found in the
     birth name, used name or first names, without accents or case), by a person's INS (exact), or by the
@@ -351,12 +361,7 @@ def dossier_search_q(user: User, query: str, scope: DossierScope | None = None) 
         [] if reference_like or ins_like else search_words(query, unaccent=connection.vendor == "postgresql")
     )
     if words:
-        patients = Patient.objects.alias(search_name=PatientSearchName())
-        for word in words:
-            patients = patients.filter(search_name__contains=word)
-        identity |= Q(
-            pk__in=DossierPerson.objects.filter(patient__in=patients.values("pk")).values("dossier_id")
-        )
+        identity |= _name_search_q(words)
     if has_digit and not reference_like:
         by_ins = DossierPerson.objects.filter(patient__ins=compact).values_list("dossier_id", flat=True)
         identity |= Q(pk__in=list(by_ins))

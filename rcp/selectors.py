@@ -357,11 +357,24 @@ def meeting_detail(user: User, pk: int) -> Meeting:
     return meeting
 
 
+# The minutes' decisions (with their corrections) and downstream conclusions, loaded with the meeting.
+MINUTES_FOLDS = [
+    Fold(
+        "decisions",
+        related=("recorded_by",),
+        order=("recorded_at", "id"),
+        nested=(Fold("corrections", related=("recorded_by",), order=("recorded_at", "id")),),
+    ),
+    Fold("conclusions", related=("recorded_by",), order=("recorded_at", "id")),
+]
+
+
 def meeting_for_minutes(pk: int) -> Meeting:
-    """Not scoped: for the rendering task, which acts for the system. Views use ``meeting_detail``."""
-    return (
-        Meeting.objects.select_related("rcp__establishment", "created_by")
-        .prefetch_related(
+    """Not scoped: for the rendering task, which acts for the system. Views use ``meeting_detail``. Three
+    queries whatever the meeting holds: the meeting with its decisions and conclusions, those present, the
+    agenda."""
+    meeting = fold(
+        Meeting.objects.select_related("rcp__establishment", "created_by").prefetch_related(
             "present",
             Prefetch(
                 "items",
@@ -369,16 +382,10 @@ def meeting_for_minutes(pk: int) -> Meeting:
                     "dossier__pre_indication_version", "dossier__prescriber", "dossier__establishment"
                 ),
             ),
-            Prefetch(
-                "decisions",
-                queryset=Decision.objects.select_related("recorded_by").prefetch_related(
-                    Prefetch("corrections", queryset=DecisionCorrection.objects.select_related("recorded_by"))
-                ),
-            ),
-            Prefetch("conclusions", queryset=DownstreamConclusion.objects.select_related("recorded_by")),
-        )
-        .get(pk=pk)
-    )
+        ),
+        MINUTES_FOLDS,
+    ).get(pk=pk)
+    return unfold(meeting, MINUTES_FOLDS)
 
 
 def sheet_dossier(user: User, pk: int) -> Dossier:

@@ -12,7 +12,7 @@ How a refusal looks in this project (read from the views, which scope through se
 - a POST the user may not make on a page they may see is **refused in the page** (a message, 302 or 400):
   nothing changes in the database, which is what the matrix checks;
 - an anonymous visitor is sent to the login page (302), to the admin's login page for the admin, and gets
-  401/403 from the API; ``PUBLIC`` pages answer everyone.
+  401/403 from the API and the FHIR export; ``PUBLIC`` pages answer everyone.
 
 The expectations are written here from the demo's facts (who prescribed a dossier, its RCP, its laboratory,
 its status), never by calling the project's selectors or rules: widening one of them must show up as a
@@ -268,7 +268,9 @@ class Demo:
     pks: dict[str, int]  # target key -> pk of its object
     extra: dict[str, Any] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)  # role -> API token (the API and FHIR are tried with it)
+    tokens: dict[str, str] = field(
+        default_factory=dict
+    )  # role -> API token (the API and FHIR are tried with it)
     names: dict[int, list[str]] = field(default_factory=dict)  # dossier pk -> birth names of its persons
     references: dict[int, str] = field(default_factory=dict)
     baseline: tuple = ()  # the fingerprint every cell starts from (each runs in a savepoint rolled back)
@@ -497,6 +499,17 @@ def notice_pk(demo: Demo, t: str) -> dict:
     from consent.selectors import notices_in_force
 
     return {"pk": notices_in_force()[0].pk}
+
+
+def fhir_reference(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)]}
+
+
+def fhir_patient(demo: Demo, t: str) -> dict:
+    """The index case's Patient, by the id the export gives it (``<reference>.person-<pk>``); with ``a~b``, a's
+    reference and b's person: no dossier holds that resource."""
+    person = index_person(demo, demo.sub(t))
+    return {"resource_type": "Patient", "id": f"{demo.references[demo.pk(t)]}.person-{person.pk}"}
 
 
 def body(**values) -> Callable[[Demo, str, str], dict]:
@@ -833,6 +846,27 @@ ENTRIES: list[Entry] = [
         "labs_report_download",
         report_pk,
         ("paris.report_signed", "lyon.report_delivered", "paris.closed"),
+        get=scoped(),
+        file=True,
+    ),
+    # FHIR R4 export: as the files, none of a withdrawn dossier to its laboratory
+    Entry(
+        "fhir:bundle",
+        fhir_reference,
+        (*DOSSIERS, "lyon.withdrawn", "paris.report_signed"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "fhir:resource",
+        fhir_patient,
+        (
+            "paris.draft",
+            "paris.submitted",
+            "paris.withdrawn",
+            "lyon.finalised",
+            "paris.finalised~lyon.finalised",
+        ),
         get=scoped(),
         file=True,
     ),
@@ -1218,7 +1252,7 @@ def _judge(demo, cell, url, want, response, text, entry) -> str | None:
     if want is A.FORBIDDEN:
         return None if status == 403 else got
     if want is A.LOGIN:
-        if url.startswith("/api/"):
+        if url.startswith(("/api/", "/fhir/")):
             # A program gets 401/403; the browsable docs page sends a browser to the login page.
             return None if status in (401, 403) or _is_login_redirect(response, url) else got
         return None if _is_login_redirect(response, url) else got
@@ -1247,7 +1281,6 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
     transaction rolled back at the end: other modules see an untouched database. Shared by the access matrix
     and the query counts."""
     from django.core.management import call_command
-
     from django.utils import timezone
 
     from people.models import ApiToken, Region, User
