@@ -99,6 +99,21 @@ def dossier_person(kwargs) -> Target:
     return target
 
 
+def dossier_person_by_reference(kwargs) -> Target:
+    """An API route about one person of a dossier named by ``reference`` (consent): that person only."""
+    from prescriptions.models import DossierPerson
+
+    reference, person_id = str(kwargs.get("reference", "")), _int(kwargs.get("person_id"))
+    target = Target("prescriptions.dossierperson", str(kwargs.get("person_id", "")))
+    if reference and person_id is not None:
+        target.add_rows(
+            DossierPerson.objects.filter(pk=person_id, dossier__reference=reference).values_list(
+                "dossier__reference", "patient_id"
+            )
+        )
+    return target
+
+
 def via(model_label: str, path: str, kwarg: str = "pk") -> Callable[[dict], Target]:
     """An object that belongs to a dossier through ``path`` (e.g. a report: "dossier")."""
 
@@ -198,6 +213,11 @@ ROUTES: dict[str, Route] = {
     "dossier-list": Route(listing),
     "dossier-detail": Route(dossier_by_reference),
     "dossier-transition": Route(dossier_by_reference),
+    "dossier-consent-list": Route(dossier_by_reference),
+    "person-consent-record": Route(dossier_person_by_reference),
+    "person-consent-withdrawal": Route(dossier_person_by_reference),
+    "person-consent-form-pdf": Route(dossier_person_by_reference, **DOWNLOAD),
+    "person-consent-scan": Route(dossier_person_by_reference, **DOWNLOAD),
     # FHIR R4 export: a dossier's Bundle, or one of its resources by id
     "fhir:bundle": Route(dossier_by_reference, **DOWNLOAD),
     "fhir:resource": Route(fhir_resource),
@@ -235,6 +255,8 @@ NOT_PATIENT_DATA: set[str] = {
     # the inbox holds dossier references and statuses, never an identity nor clinical content
     "notifications_inbox",
     "notifications_mark_read",
+    "notification-list",
+    "notification-read",
     "rcp:meeting_create",  # an empty meeting: date, place
     "consent:notices",  # public information notices
     "consent:notice_pdf",  # blank forms and notices

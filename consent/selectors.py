@@ -83,14 +83,17 @@ def situation_of(dossier: Dossier) -> str:
     return Situation.RARE_DISEASE if category == Category.RARE_DISEASE else Situation.CANCER
 
 
+# A consent as the consents page and the API show it: its form, who collected and recorded it, its withdrawals.
+CONSENT_RELATED = ("template_version__template", "collected_by", "supervising_geneticist", "recorded_by")
+WITHDRAWALS = Prefetch("withdrawals", queryset=Withdrawal.objects.select_related("recorded_by"))
+
+
 def consents_for(user: User, dossier: Dossier) -> list[DossierPerson] | None:
     """The persons to be sequenced with their consent (``person.consent_record``, or None), or None if ``user``
     does not care for the dossier (consent data are not shown to laboratories nor to RCP members)."""
     if not cares_for_dossier.test(user, dossier):
         return None
-    consents = ConsentRecord.objects.select_related(
-        "template_version__template", "collected_by", "supervising_geneticist"
-    ).prefetch_related("withdrawals")
+    consents = ConsentRecord.objects.select_related(*CONSENT_RELATED).prefetch_related(WITHDRAWALS)
     persons = list(dossier.persons.filter(to_be_sequenced=True).select_related("patient").order_by("id"))
     by_person = {c.person_id: c for c in consents.filter(person__in=[p.pk for p in persons])}
     for person in persons:
@@ -142,8 +145,8 @@ def person_for(user: User, dossier: Dossier, person_pk: int) -> DossierPerson | 
 def consent_of(person: DossierPerson) -> ConsentRecord | None:
     return (
         ConsentRecord.objects.filter(person=person)
-        .select_related("template_version__template", "collected_by", "supervising_geneticist")
-        .prefetch_related("withdrawals")
+        .select_related(*CONSENT_RELATED)
+        .prefetch_related(WITHDRAWALS)
         .first()
     )
 

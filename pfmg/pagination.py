@@ -32,6 +32,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections
 from django.db.models import IntegerField, Q, QuerySet, Subquery, Value
 from django.utils.dateparse import parse_datetime
@@ -119,6 +120,25 @@ def _decode(cursor: str, order: tuple[str, ...]) -> tuple[str, list[Any]]:
         else:
             raise InvalidCursor(cursor)
     return direction, decoded
+
+
+def _typed(queryset: QuerySet, order: tuple[str, ...], values: list[Any]) -> list[Any] | None:
+    """The cursor's values as the order's fields take them, or None if one does not fit: a forged cursor (a
+    string where a date or an id belongs) is the first page, as an unreadable one is, never a server error."""
+    opts = queryset.model._meta
+    typed = []
+    for spec, value in zip(order, values, strict=True):
+        name = _field(spec)[0]
+        try:
+            field = opts.pk if name == "pk" else opts.get_field(name)
+        except FieldDoesNotExist:  # an annotation: taken as the cursor holds it
+            typed.append(value)
+            continue
+        try:
+            typed.append(None if value is None else field.to_python(value))
+        except ValidationError:
+            return None
+    return typed
 
 
 def _field(spec: str) -> tuple[str, bool]:
@@ -209,6 +229,9 @@ def keyset_page(
     one; an unreadable cursor is the first page too). Costs one query of at most ``size + 1`` rows (per
     branch, when ``branches`` are given; see the module's docstring)."""
     direction, values = _read_cursor(cursor, order)
+    if values is not None:
+        values = _typed(queryset, order, values)
+        direction = direction if values is not None else "n"
     scan = order if direction == "n" else _reverse(order)
     condition = Q() if values is None else after(scan, values)
     rows = _rows(queryset, condition, scan, size + 1, branches)

@@ -325,11 +325,14 @@ SPECTACULAR_SETTINGS = {
     # The schema describes every route: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Several models have a "status": each its own name in the schema; FHIR's OperationOutcome severities
-    # (interop.views) under a name no other "severity" field will take.
+    # (interop.views) under a name no other "severity" field will take. A consent's choices as signed and as in
+    # force after a withdrawal: one enum each, under the choice's name.
     "ENUM_NAME_OVERRIDES": {
         "DossierStatusEnum": "prescriptions.models.Dossier.Status",
         "PreIndicationVersionStatusEnum": "prescriptions.models.PreIndicationVersion.Status",
         "OperationOutcomeSeverityEnum": ["fatal", "error", "warning", "information"],
+        "Choice3Enum": "consent.models.Choice3",
+        "ResearchChoiceEnum": "consent.models.ResearchChoice",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

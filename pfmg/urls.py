@@ -5,7 +5,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from consent.apis import ResearchExportViewSet
+from consent.apis import DossierConsentViewSet, PersonConsentViewSet, ResearchExportViewSet
+from notifications.apis import NotificationViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
@@ -26,6 +27,16 @@ DOSSIER_PREFIX = r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})"
 router.register(f"{DOSSIER_PREFIX}/persons", DossierPersonViewSet, basename="dossier-person")
 router.register(f"{DOSSIER_PREFIX}/documents", DossierDocumentViewSet, basename="dossier-document")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
+# consent: a dossier's consents, and each person's consent, withdrawal, pre-filled form and signed scan
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/consents", DossierConsentViewSet, basename="dossier-consent"
+)
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/persons/(?P<person_id>[0-9]{1,9})",
+    PersonConsentViewSet,
+    basename="person-consent",
+)
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

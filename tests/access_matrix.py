@@ -476,6 +476,8 @@ def person_by_reference(demo: Demo, t: str) -> dict:
 def document_by_reference(demo: Demo, t: str) -> dict:
     kwargs = with_document(demo, t)
     return {"reference": demo.references[kwargs["pk"]], "pk": kwargs["document_pk"]}
+def reference_with_person(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)], "person_id": index_person(demo, demo.sub(t)).pk}
 
 
 def with_decision(demo: Demo, t: str) -> dict:
@@ -566,6 +568,13 @@ def others_notifications(demo: Demo, t: str, role: str) -> dict:
 
     ids = Notification.objects.exclude(recipient__username=role).values_list("pk", flat=True)
     return {"notification": [str(i) for i in ids]}
+
+
+def others_notification_ids(demo: Demo, t: str, role: str) -> dict:
+    from notifications.models import Notification
+
+    ids = Notification.objects.exclude(recipient__username=role).values_list("pk", flat=True)
+    return {"ids": [str(i) for i in ids]}
 
 
 CONCLUSION = {
@@ -968,6 +977,21 @@ ENTRIES: list[Entry] = [
         + ("other.submitted",),
         post=scoped(view=prescribes),
     ),
+    # Consents through the API: the consents pages' rules (a laboratory or an RCP member gets a 403).
+    Entry("dossier-consent-list", dossier_reference, (*DOSSIERS, "paris.finalised"), get=scoped(cares)),
+    Entry("person-consent-record", reference_with_person, consent_person, post=scoped(cares)),
+    Entry(
+        "person-consent-withdrawal",
+        reference_with_person,
+        consent_person,
+        post=scoped(cares),
+        data=body(scope="all", withdrawn_on="", reason="Retrait."),
+    ),
+    Entry("person-consent-form-pdf", reference_with_person, consent_person, get=scoped(cares), file=True),
+    Entry("person-consent-scan", reference_with_person, consent_person, get=scoped(cares), file=True),
+    # The user's own notifications: marking another's read changes nothing.
+    Entry("notification-list", no_kwargs, get=authenticated, lists="names"),
+    Entry("notification-read", no_kwargs, post=lambda r, f: A.REFUSED, data=others_notification_ids),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
     # A token for a username and password: bad credentials are a 400 to everyone, and count towards the lockout

@@ -1,6 +1,8 @@
 """The keyset pages and bounded counts every list uses (pfmg.pagination)."""
 
+import base64
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -42,6 +44,13 @@ def test_pages_walk_forward_and_back_without_gaps_or_repeats(users):
 def test_a_garbled_cursor_is_the_first_page(users):
     qs = User.objects.filter(username__startswith="u")
     assert keyset_page(qs, order=ORDER, cursor="%%%not-a-cursor", size=5).object_list == users[:5]
+
+
+def test_a_forged_cursor_is_the_first_page_not_a_server_error(users):
+    qs = User.objects.filter(username__startswith="u")
+    for values in (["not-a-date", 1], [users[3].date_joined.isoformat(), "not-an-id"]):
+        forged = base64.urlsafe_b64encode(json.dumps(["n", values]).encode()).decode().rstrip("=")
+        assert keyset_page(qs, order=ORDER, cursor=forged, size=5).object_list == users[:5]
 
 
 def test_bounded_count_stops_at_its_limit(users):
