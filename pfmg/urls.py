@@ -10,6 +10,7 @@ from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
 from prescriptions.apis import DossierViewSet, PreIndicationViewSet
+from rcp.apis import DossierDecisionViewSet, MeetingViewSet, RcpBodyViewSet
 
 from .views import healthz
 
@@ -22,6 +23,11 @@ router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
 router.register("dossiers", DossierViewSet, basename="dossier")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
+router.register("rcp-bodies", RcpBodyViewSet, basename="rcp-body")
+router.register("meetings", MeetingViewSet, basename="meeting")
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/decisions", DossierDecisionViewSet, basename="dossier-decision"
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
