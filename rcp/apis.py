@@ -33,7 +33,7 @@ from .models import Decision, Meeting
 
 # A primary key in a URL: any run of digits reaches the view, which answers 404 for what cannot be a key
 # (instead of the resolver's HTML page).
-PK_PATTERN = r"-?[0-9]{1,30}"
+PK_PATTERN = r"-?[0-9]+"
 MAX_PK = 2**31 - 1
 REFERENCE_PATTERN = r"[A-Za-z0-9-]{1,20}"
 MAX_AGENDA_POST = 100
@@ -80,6 +80,11 @@ def _links(request: Request, page) -> dict:
     return links
 
 
+MEETING_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="La séance.")
+RCP_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="La RCP-FMG.")
+REFERENCE = OpenApiParameter(
+    "reference", str, OpenApiParameter.PATH, pattern=f"^{REFERENCE_PATTERN}$", description="Le dossier."
+)
 CURSOR = OpenApiParameter(
     "cursor", str, description="La page suivante ou précédente (liens next / previous)."
 )
@@ -142,7 +147,7 @@ class RcpBodyViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         return Response(RcpBodySerializer(selectors.rcp_bodies_visible_to(request.user), many=True).data)
 
-    @extend_schema(responses={200: RcpBodySerializer})
+    @extend_schema(parameters=[RCP_ID], responses={200: RcpBodySerializer})
     def retrieve(self, request: Request, pk: str) -> Response:
         rcp = selectors.rcp_bodies_visible_to(request.user).filter(pk=_pk(pk)).first()
         if rcp is None:
@@ -151,6 +156,7 @@ class RcpBodyViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[
+            RCP_ID,
             OpenApiParameter(
                 "q",
                 str,
@@ -399,11 +405,12 @@ class MeetingViewSet(viewsets.GenericViewSet):
             meeting = services.create_meeting(actor=request.user, **body.validated_data)
         return Response(_detail(request, _meeting(request, meeting.pk)), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: MeetingDetailSerializer})
+    @extend_schema(parameters=[MEETING_ID], responses={200: MeetingDetailSerializer})
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(_detail(request, _meeting(request, pk)))
 
     @extend_schema(
+        parameters=[MEETING_ID],
         request=MeetingUpdateSerializer,
         responses={200: MeetingDetailSerializer, 400: BAD_REQUEST},
         description="Move the meeting or change its place or link (its coordinator and deputies only).",
@@ -418,6 +425,7 @@ class MeetingViewSet(viewsets.GenericViewSet):
         return Response(_detail(request, _meeting(request, pk)))
 
     @extend_schema(
+        parameters=[MEETING_ID],
         request=AgendaSerializer,
         responses={200: MeetingDetailSerializer, 400: BAD_REQUEST},
         description=(
@@ -446,9 +454,7 @@ class MeetingViewSet(viewsets.GenericViewSet):
         return Response(_detail(request, _meeting(request, pk)))
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("reference", str, OpenApiParameter.PATH, pattern=f"^{REFERENCE_PATTERN}$")
-        ],
+        parameters=[MEETING_ID, REFERENCE],
         request=None,
         responses={204: None, 400: BAD_REQUEST},
         description=(
@@ -472,6 +478,7 @@ class MeetingViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        parameters=[MEETING_ID],
         request=AttendanceSerializer,
         responses={200: MeetingDetailSerializer, 400: BAD_REQUEST},
         description="Record who attended: members of the meeting's RCP only (its coordinator and deputies only).",
@@ -493,6 +500,7 @@ class MeetingViewSet(viewsets.GenericViewSet):
         return Response(_detail(request, _meeting(request, pk)))
 
     @extend_schema(
+        parameters=[MEETING_ID],
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
         description=(
             "The meeting's minutes (PDF), to the members of its RCP; 404 to a member from whom they would reveal "
@@ -554,9 +562,7 @@ class DossierDecisionViewSet(viewsets.GenericViewSet):
         return Decision.objects.none()
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("reference", str, OpenApiParameter.PATH, pattern=f"^{REFERENCE_PATTERN}$")
-        ],
+        parameters=[REFERENCE],
         responses={200: DecisionSerializer(many=True)},
     )
     def list(self, request: Request, reference: str) -> Response:
