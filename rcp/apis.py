@@ -7,17 +7,22 @@ validate/``…): ``DecisionBodySerializer`` and ``decide`` are registered for th
 
 from __future__ import annotations
 
-import json
-
 from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -88,6 +93,16 @@ REFERENCE = OpenApiParameter(
 CURSOR = OpenApiParameter(
     "cursor", str, description="La page suivante ou précédente (liens next / previous)."
 )
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?$", "example": "14:00"}
+)
+class ClockTimeField(serializers.TimeField):
+    """A time of day as ``HH:MM`` (JSON Schema's ``time`` format would demand a UTC offset a meeting has not)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
 
 
 class UserSummarySerializer(serializers.Serializer):
@@ -196,7 +211,7 @@ class MeetingSerializer(serializers.Serializer):
     rcp_name = serializers.CharField(source="rcp.name")
     kind = serializers.ChoiceField(choices=Meeting.Kind.choices)
     date = serializers.DateField()
-    start_time = serializers.TimeField()
+    start_time = ClockTimeField()
     place = serializers.CharField()
     video_link = serializers.CharField()
     agenda_length = serializers.IntegerField(source="n_items")
@@ -204,6 +219,7 @@ class MeetingSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(many=False)  # the list action answers one page, not a list of them
 class MeetingPageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
@@ -278,7 +294,7 @@ class MeetingFieldsSerializer(serializers.Serializer):
     """What a meeting's form asks (``forms.MeetingForm``): when, and where or by which link."""
 
     date = serializers.DateField(validators=[plausible_meeting_date])
-    start_time = serializers.TimeField()
+    start_time = ClockTimeField()
     place = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     video_link = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -300,7 +316,7 @@ class MeetingUpdateSerializer(MeetingFieldsSerializer):
     """Any of the fields; the others keep their value."""
 
     date = serializers.DateField(validators=[plausible_meeting_date], required=False)
-    start_time = serializers.TimeField(required=False)
+    start_time = ClockTimeField(required=False)
     place = serializers.CharField(max_length=200, required=False, allow_blank=True)
     video_link = serializers.URLField(max_length=200, required=False, allow_blank=True)
 
@@ -322,16 +338,15 @@ class AttendanceSerializer(serializers.Serializer):
     )
 
 
-class PdfRenderer(BaseRenderer):
-    """Lets a client ask for the PDF (``Accept: application/pdf``); the file itself is sent as it is stored."""
+class JsonRefusals(BaseContentNegotiation):
+    """A download: the file is sent as stored, whatever ``Accept`` says (``application/pdf``…), and a refusal is
+    JSON, as documented."""
 
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else json.dumps(data).encode()
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 MEETING_LIST_PARAMETERS = [
@@ -512,7 +527,8 @@ class MeetingViewSet(viewsets.GenericViewSet):
         methods=["get"],
         url_path="minutes",
         url_name="minutes",
-        renderer_classes=[JSONRenderer, PdfRenderer],
+        renderer_classes=[JSONRenderer],
+        content_negotiation_class=JsonRefusals,
     )
     def minutes(self, request: Request, pk: str):
         meeting = _meeting(request, pk)

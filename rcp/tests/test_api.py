@@ -311,7 +311,7 @@ def test_a_meeting_is_moved_by_its_organisers_never_left_without_place_nor_link(
         content_type="application/json",
     )
     assert moved.status_code == 200, moved.content
-    assert (moved.json()["start_time"], moved.json()["place"]) == ("09:30:00", "Salle de staff")
+    assert (moved.json()["start_time"], moved.json()["place"]) == ("09:30", "Salle de staff")
     stored = Meeting.objects.get(pk=meeting["id"])
     assert (stored.start_time, stored.video_link) == (dt.time(9, 30), "https://visio.example.org/rcp")
     before = m.fingerprint()
