@@ -202,6 +202,8 @@ ROUTES: dict[str, Route] = {
     "meeting-attendance": Route(meeting),
     "meeting-minutes": Route(meeting, **DOWNLOAD),
     "dossier-decision-list": Route(dossier_by_reference),
+    "dossier-sheet-entry-list": Route(dossier_by_reference),
+    "dossier-conclusion-list": Route(dossier_by_reference),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(

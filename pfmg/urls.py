@@ -10,7 +10,13 @@ from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
 from prescriptions.apis import DossierViewSet, PreIndicationViewSet
-from rcp.apis import DossierDecisionViewSet, MeetingViewSet, RcpBodyViewSet
+from rcp.apis import (
+    DossierConclusionViewSet,
+    DossierDecisionViewSet,
+    DossierSheetEntryViewSet,
+    MeetingViewSet,
+    RcpBodyViewSet,
+)
 
 from .views import healthz
 
@@ -26,7 +32,19 @@ router.register("research-export", ResearchExportViewSet, basename="research-exp
 router.register("rcp-bodies", RcpBodyViewSet, basename="rcp-body")
 router.register("meetings", MeetingViewSet, basename="meeting")
 router.register(
-    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/decisions", DossierDecisionViewSet, basename="dossier-decision"
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/decisions",
+    DossierDecisionViewSet,
+    basename="dossier-decision",
+)
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/sheet-entries",
+    DossierSheetEntryViewSet,
+    basename="dossier-sheet-entry",
+)
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/conclusion",
+    DossierConclusionViewSet,
+    basename="dossier-conclusion",
 )
 
 urlpatterns = [

@@ -34,7 +34,7 @@ from prescriptions.selectors import dossiers_visible_to
 
 from . import pdf, rules, selectors, services
 from .forms import plausible_meeting_date
-from .models import Decision, Meeting
+from .models import Decision, DownstreamConclusion, Meeting, SheetEntry
 
 # A primary key in a URL: any run of digits reaches the view, which answers 404 for what cannot be a key
 # (instead of the resolver's HTML page).
@@ -629,3 +629,137 @@ def decide(*, dossier: Dossier, actor, data: dict, request) -> None:
     services.record_decision(
         dossier=dossier, kind=data["_name"], actor=actor, reason=data.get("reason", ""), meeting=meeting
     )
+
+
+# --- The RCP sheet: reviewers' entries, the RCP d'aval's conclusion ----------------------------------------------
+
+
+def _sheet_dossier(request: Request, reference: str) -> Dossier:
+    """The dossier if the user may see its RCP sheet (404 otherwise), as the sheet's page."""
+    dossier = dossier_for(request, reference)
+    if not rules.may_view_sheet.test(request.user, dossier):
+        raise NotFound(_("Dossier inconnu ou hors de votre périmètre."))
+    return dossier
+
+
+class SheetEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(
+        choices=[(SheetEntry.Kind.CORRECTION, SheetEntry.Kind.CORRECTION.label)]
+        + [(SheetEntry.Kind.ADDITION, SheetEntry.Kind.ADDITION.label)]
+    )
+    field = serializers.ChoiceField(choices=SheetEntry.Field.choices)
+    text = serializers.CharField(max_length=4000)
+    author = serializers.CharField(source="author.username", read_only=True)
+    at = serializers.DateTimeField(read_only=True)
+
+
+class SheetEntryReadSerializer(SheetEntrySerializer):
+    """Entries as the sheet lists them: the prescribing side's preparation notes too."""
+
+    kind = serializers.ChoiceField(choices=SheetEntry.Kind.choices)
+    field = serializers.CharField()
+    ready = serializers.BooleanField()
+
+
+class DossierSheetEntryViewSet(viewsets.GenericViewSet):
+    """``/api/v1/dossiers/{reference}/sheet-entries/``: the RCP sheet's entries, to whoever may see the sheet;
+    its reviewers (members of the dossier's RCP) add corrections and additions while the dossier awaits the
+    decision."""
+
+    serializer_class = SheetEntryReadSerializer
+    pagination_class = None
+
+    def get_queryset(self):  # the schema generator's
+        return SheetEntry.objects.none()
+
+    @extend_schema(parameters=[REFERENCE], responses={200: SheetEntryReadSerializer(many=True)})
+    def list(self, request: Request, reference: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        return Response(SheetEntryReadSerializer(selectors.sheet_entries_of(dossier), many=True).data)
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=SheetEntrySerializer,
+        responses={201: SheetEntryReadSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
+        description="A reviewer's correction or addition, recorded beside the dossier (never overwriting it).",
+    )
+    def create(self, request: Request, reference: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        body = SheetEntrySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        with refusals():
+            entry = services.add_sheet_entry(
+                dossier=dossier, actor=request.user, kind=data["kind"], field=data["field"], text=data["text"]
+            )
+        return Response(SheetEntryReadSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class ConclusionSerializer(serializers.Serializer):
+    """What the RCP d'aval's form asks (``forms.ConclusionForm``), and the meeting it concludes in."""
+
+    interpretation = serializers.CharField(max_length=5000)
+    care_recommendations = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+    family_recommendations = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+    meeting = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PK,
+        write_only=True,
+        help_text=gettext_lazy(
+            "La séance d'aval ; par défaut, celle dont l'ordre du jour attend le dossier."
+        ),
+    )
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
+    recorded_at = serializers.DateTimeField(read_only=True)
+    meeting_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+
+class DossierConclusionViewSet(viewsets.GenericViewSet):
+    """``/api/v1/dossiers/{reference}/conclusion/``: the RCP d'aval's conclusion on a delivered report, by the
+    coordinator or a deputy of the dossier's RCP; the dossier may then be closed."""
+
+    serializer_class = ConclusionSerializer
+    pagination_class = None
+
+    def get_queryset(self):  # the schema generator's
+        return DownstreamConclusion.objects.none()
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=ConclusionSerializer,
+        responses={201: ConclusionSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
+    )
+    def create(self, request: Request, reference: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        body = ConclusionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        if "meeting" in data:
+            meeting = (
+                selectors.meetings_visible_to(request.user)
+                .filter(pk=data["meeting"], rcp_id=dossier.rcp_id)
+                .first()
+            )
+            if meeting is None:
+                raise ValidationError(
+                    {"meeting": [_("Séance inconnue, ou d'une autre RCP-FMG que celle du dossier.")]}
+                )
+        else:
+            item = selectors.pending_item(dossier, Meeting.Kind.DOWNSTREAM)
+            meeting = item.meeting if item else None
+        with refusals():
+            conclusion = services.record_conclusion(
+                dossier=dossier,
+                actor=request.user,
+                meeting=meeting,
+                interpretation=data["interpretation"],
+                care_recommendations=data["care_recommendations"],
+                family_recommendations=data["family_recommendations"],
+            )
+        return Response(ConclusionSerializer(conclusion).data, status=status.HTTP_201_CREATED)

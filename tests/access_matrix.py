@@ -954,6 +954,23 @@ ENTRIES: list[Entry] = [
     ),
     Entry("meeting-minutes", dossier_pk, MEETINGS, get=meeting_rule(rcp_member), file=True),
     Entry("dossier-decision-list", dossier_reference, DOSSIERS, get=scoped(view=sheet_view)),
+    Entry(
+        "dossier-sheet-entry-list",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        get=scoped(view=sheet_view),
+        post=scoped(rcp_member, A.REFUSED, sheet_view),
+        data=body(kind="correction", field="summary", text="Ajout."),
+    ),
+    Entry(
+        "dossier-conclusion-list",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        post=scoped(rcp_decider, A.REFUSED, sheet_view),
+        data=body(**CONCLUSION),
+    ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
     # A token for a username and password: bad credentials are a 400 to everyone, and count towards the lockout

@@ -379,3 +379,62 @@ def test_a_dossier_leaves_the_agenda_until_the_meeting_decides_on_it(demo):
     assert "Une décision est enregistrée pour ce dossier" in kept.json()["detail"]
     assert m.changed_tables(before, m.fingerprint()) == []
     assert DossierEvent.objects.filter(dossier=postponed, transition="validate").count() == 0
+
+
+# --- The RCP sheet: entries and the RCP d'aval's conclusion -------------------------------------------------------
+
+
+def test_the_rcps_members_annotate_the_sheet_the_prescriber_reads_it(demo):
+    target = reference(demo, "paris.submitted")
+    url = f"/api/v1/dossiers/{target}/sheet-entries/"
+    added = post(
+        api(demo, "counsellor"), url, {"kind": "addition", "field": "phenotypes", "text": "Hypotonie."}
+    )
+    assert added.status_code == 201, added.content
+    assert (added.json()["author"], added.json()["kind"]) == ("counsellor", "addition")
+    read = api(demo, "prescriber").get(url)
+    assert read.status_code == 200
+    assert [(e["field"], e["text"]) for e in read.json() if e["kind"] == "addition"] == [
+        ("phenotypes", "Hypotonie.")
+    ]
+    before = m.fingerprint()
+    refused = post(api(demo, "prescriber"), url, {"kind": "addition", "field": "other", "text": "Moi aussi."})
+    assert refused.status_code == 403
+    assert "Seuls les membres de la RCP-FMG du dossier" in refused.json()["detail"]
+    assert (
+        post(api(demo, "prescriber2"), url, {"kind": "addition", "field": "other", "text": "x"}).status_code
+        == 404
+    )
+    assert api(demo, "prescriber2").get(url).status_code == 404
+    bad = post(api(demo, "counsellor"), url, {"kind": "preparation", "field": "other", "text": "x"})
+    assert bad.status_code == 400 and "kind" in bad.json()
+    assert m.changed_tables(before, m.fingerprint()) == []
+
+
+def test_the_rcp_d_aval_concludes_on_a_delivered_report_once(demo):
+    target = Dossier.objects.get(reference=reference(demo, "lyon.report_delivered"))
+    url = f"/api/v1/dossiers/{target.reference}/conclusion/"
+    body = {"interpretation": "Variant retenu.", "care_recommendations": "Suivi annuel."}
+    before = m.fingerprint()
+    not_theirs = post(api(demo, target.prescriber.username), url, body)
+    assert not_theirs.status_code == 403
+    assert "Seuls le coordinateur et les suppléants" in not_theirs.json()["detail"]
+    assert post(api(demo, "coordinator"), url, {"interpretation": " "}).status_code == 400
+    assert m.changed_tables(before, m.fingerprint()) == []
+
+    done = post(api(demo, "coordinator"), url, body)
+    assert done.status_code == 201, done.content
+    assert (done.json()["interpretation"], done.json()["recorded_by"]) == ("Variant retenu.", "coordinator")
+    conclusion = target.__class__.objects.get(pk=target.pk).rcp_conclusion
+    assert (conclusion.care_recommendations, conclusion.recorded_by.username) == (
+        "Suivi annuel.",
+        "coordinator",
+    )
+    again = post(api(demo, "coordinator"), url, body)
+    assert again.status_code == 400
+    assert "déjà enregistrée" in again.json()["detail"]
+    waiting = post(
+        api(demo, "coordinator"), f"/api/v1/dossiers/{reference(demo, 'paris.submitted')}/conclusion/", body
+    )
+    assert waiting.status_code == 400
+    assert "compte rendu transmis" in waiting.json()["detail"]
