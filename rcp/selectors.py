@@ -136,9 +136,7 @@ def queue(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
         .annotate(
             submitted_at=submitted_at_subquery(), scheduled=_pending_on_agenda(), index_name=index_name()
         )
-        .select_related(
-            "pre_indication_version__pre_indication", "prescriber", "establishment", "rcp"
-        )
+        .select_related("pre_indication_version__pre_indication", "prescriber", "establishment", "rcp")
         .order_by(*QUEUE_ORDER)
     )
 
