@@ -256,7 +256,7 @@ class MeetingDetailSerializer(MeetingSerializer):
         help_text=gettext_lazy("Vous organisez cette séance (coordinateur ou suppléant de sa RCP-FMG).")
     )
     agenda = AgendaItemSerializer(many=True)
-    present = UserSummarySerializer(many=True)
+    present = UserSummarySerializer(many=True, source="present_members")
 
 
 def _meeting(request: Request, pk, *, manage: bool = False) -> Meeting:
@@ -285,9 +285,7 @@ def _detail(request: Request, meeting: Meeting) -> dict:
     meeting.manages = rules.manages_meeting.test(request.user, meeting)
     meeting.agenda = agenda
     meeting.present_members = sorted(meeting.present.all(), key=lambda u: (u.last_name, u.first_name, u.pk))
-    data = MeetingDetailSerializer(meeting).data
-    data["present"] = UserSummarySerializer(meeting.present_members, many=True).data
-    return data
+    return MeetingDetailSerializer(meeting).data
 
 
 class MeetingFieldsSerializer(serializers.Serializer):
