@@ -150,6 +150,21 @@ def meeting(kwargs) -> Target:
     return target
 
 
+def meeting_dossier(kwargs) -> Target:
+    """An API route naming a meeting (``pk``) and one dossier on its agenda (``reference``): that dossier."""
+    from rcp.models import AgendaItem
+
+    pk, reference = _int(kwargs.get("pk")), str(kwargs.get("reference", ""))
+    target = Target("rcp.meeting", str(kwargs.get("pk", "")))
+    if pk is not None and reference:
+        target.add_rows(
+            AgendaItem.objects.filter(meeting_id=pk, dossier__reference=reference).values_list(
+                "dossier__reference", "dossier__persons__patient_id"
+            )
+        )
+    return target
+
+
 def listing(kwargs) -> Target:
     """A list of dossiers (a queue, a home page): recorded, without a single object."""
     return Target("list")
@@ -228,6 +243,16 @@ ROUTES: dict[str, Route] = {
     "dossier-document-list": Route(dossier_by_reference),
     "dossier-document-detail": Route(via("prescriptions.DossierDocument", "dossier")),
     "dossier-document-download": Route(via("prescriptions.DossierDocument", "dossier"), **DOWNLOAD),
+    # the RCP-FMG's API (``pk``: an RCP body under rcp-bodies/, a meeting under meetings/)
+    "rcp-body-queue": Route(listing),
+    "meeting-detail": Route(meeting),
+    "meeting-agenda": Route(meeting),
+    "meeting-agenda-item": Route(meeting_dossier),
+    "meeting-attendance": Route(meeting),
+    "meeting-minutes": Route(meeting, **DOWNLOAD),
+    "dossier-decision-list": Route(dossier_by_reference),
+    "dossier-sheet-entry-list": Route(dossier_by_reference),
+    "dossier-conclusion-list": Route(dossier_by_reference),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(
@@ -258,6 +283,10 @@ NOT_PATIENT_DATA: set[str] = {
     "notification-list",
     "notification-read",
     "rcp:meeting_create",  # an empty meeting: date, place
+    # RCP bodies (name, city, the user's function) and meetings listed without their agendas: no dossier
+    "rcp-body-list",
+    "rcp-body-detail",
+    "meeting-list",
     "consent:notices",  # public information notices
     "consent:notice_pdf",  # blank forms and notices
     # the user's own account and sign-in (people.urls, Pro Santé Connect, API tokens)

@@ -97,7 +97,8 @@ class InvalidCursor(ValueError):
 
 
 def _encode(direction: str, values: list[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, dt.datetime) else v for v in values]
+    # Dates and times too (a meeting's): read back as strings, or as a datetime the date field takes.
+    plain = [v.isoformat() if isinstance(v, dt.date | dt.time) else v for v in values]
     raw = json.dumps([direction, plain], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

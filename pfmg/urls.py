@@ -12,6 +12,13 @@ from people.apis import ApiTokenView
 from people.auth import admin_login
 from prescriptions.apis import DossierViewSet, PreIndicationViewSet
 from prescriptions.apis_drafting import DossierDocumentViewSet, DossierPersonViewSet, DossierPhenotypesView
+from rcp.apis import (
+    DossierConclusionViewSet,
+    DossierDecisionViewSet,
+    DossierSheetEntryViewSet,
+    MeetingViewSet,
+    RcpBodyViewSet,
+)
 
 from .views import healthz
 
@@ -19,6 +26,8 @@ from .views import healthz
 admin.site.login = admin_login  # type: ignore[method-assign]
 
 router = DefaultRouter()
+# No ".json" twin of every route: one URL per resource, and no view that must take a ``format`` argument.
+router.include_format_suffixes = False
 router.register("pre-indications", PreIndicationViewSet, basename="pre-indication")
 router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
@@ -28,15 +37,30 @@ router.register(f"{DOSSIER_PREFIX}/persons", DossierPersonViewSet, basename="dos
 router.register(f"{DOSSIER_PREFIX}/documents", DossierDocumentViewSet, basename="dossier-document")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
 # consent: a dossier's consents, and each person's consent, withdrawal, pre-filled form and signed scan
+router.register(f"{DOSSIER_PREFIX}/consents", DossierConsentViewSet, basename="dossier-consent")
 router.register(
-    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/consents", DossierConsentViewSet, basename="dossier-consent"
-)
-router.register(
-    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/persons/(?P<person_id>[0-9]{1,9})",
+    f"{DOSSIER_PREFIX}/persons/(?P<person_id>[0-9]{{1,9}})",
     PersonConsentViewSet,
     basename="person-consent",
 )
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("rcp-bodies", RcpBodyViewSet, basename="rcp-body")
+router.register("meetings", MeetingViewSet, basename="meeting")
+router.register(
+    f"{DOSSIER_PREFIX}/decisions",
+    DossierDecisionViewSet,
+    basename="dossier-decision",
+)
+router.register(
+    f"{DOSSIER_PREFIX}/sheet-entries",
+    DossierSheetEntryViewSet,
+    basename="dossier-sheet-entry",
+)
+router.register(
+    f"{DOSSIER_PREFIX}/conclusion",
+    DossierConclusionViewSet,
+    basename="dossier-conclusion",
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -10,11 +10,12 @@ class RcpConfig(AppConfig):
         from django.urls import reverse
 
         from pfmg.nav import register_nav
+        from prescriptions.api_transitions import register_api_transition, register_refusal
         from prescriptions.conditions import register_requirement
         from prescriptions.panels import register_dedicated_screen, register_fold, register_panel
         from prescriptions.services import transition_recorded
 
-        from . import panels, services
+        from . import apis, panels, services
 
         transition_recorded.connect(services.on_transition, dispatch_uid="rcp.on_transition")
         register_requirement("close", services.conclusion_missing)
@@ -26,3 +27,7 @@ class RcpConfig(AppConfig):
             register_dedicated_screen(
                 name, lambda dossier: reverse("rcp:dossier", args=[dossier.pk]) + "#decision"
             )
+            register_api_transition(name, serializer=apis.DecisionBodySerializer, handler=apis.decide)
+        # The more specific first: whose action it is (403), then any other refusal (400).
+        register_refusal(services.RcpNotPermitted, 403)
+        register_refusal(services.RcpRefused, 400)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.files.storage import default_storage
+from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 
 from pfmg.pdf import latest_render, render_pdf, store_render
@@ -23,6 +24,18 @@ MEETING_TEMPLATE = "pdf/rcp_meeting_minutes.html"
 DOSSIER_TEMPLATE = "pdf/rcp_dossier_minutes.html"
 MEETING_PREFIX = "meeting-minutes-"
 DOSSIER_PREFIX = "rcp-minutes-"
+
+
+def attachment(path: str, filename: str) -> FileResponse:
+    """A stored render, downloaded (the pages and the API alike); never kept by a shared cache."""
+    response = FileResponse(
+        default_storage.open(path, "rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=filename,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- Meeting minutes --------------------------------------------------------------------------------------

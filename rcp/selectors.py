@@ -10,6 +10,7 @@ from django.db.models.functions import Concat, Upper
 from django.utils import timezone
 
 from people.models import RcpBody, RcpMembership, User
+from people.rules import is_administrator
 from pfmg.pagination import (
     COUNT_LIMIT,
     BoundedCountSubquery,
@@ -21,7 +22,7 @@ from pfmg.pagination import (
 )
 from prescriptions.folding import Fold, fold, unfold
 from prescriptions.models import Dossier, DossierPerson
-from prescriptions.selectors import DETAIL_FOLDS, dossiers_visible_to
+from prescriptions.selectors import DETAIL_FOLDS, dossiers_visible_to, identities_hidden_q
 
 from .models import AgendaItem, Decision, DecisionCorrection, DownstreamConclusion, Meeting, SheetEntry
 from .rules import DECIDERS
@@ -33,6 +34,16 @@ def rcps_of(user: User) -> QuerySet[RcpBody]:
     if not user.is_authenticated:
         return RcpBody.objects.none()
     return RcpBody.objects.filter(memberships__user=user).distinct().order_by("name")
+
+
+def rcp_bodies_visible_to(user: User) -> QuerySet[RcpBody]:
+    """The RCP-FMG ``user`` belongs to (every one for an administrator), each with ``function``: the user's
+    function in it (coordinator, deputy, member), None where they are not a member."""
+    if not user.is_authenticated:
+        return RcpBody.objects.none()
+    bodies = RcpBody.objects.all() if is_administrator.test(user) else rcps_of(user)
+    function = RcpMembership.objects.filter(rcp=OuterRef("pk"), user=user).values("function")[:1]
+    return bodies.annotate(function=Subquery(function)).order_by("name", "pk")
 
 
 def rcps_with_function(user: User, limit: int | None = None) -> list[RcpBody]:
@@ -125,7 +136,7 @@ def queue(user: User, rcp: RcpBody | None = None) -> QuerySet[Dossier]:
         .annotate(
             submitted_at=submitted_at_subquery(), scheduled=_pending_on_agenda(), index_name=index_name()
         )
-        .select_related("pre_indication_version", "prescriber", "establishment", "rcp")
+        .select_related("pre_indication_version__pre_indication", "prescriber", "establishment", "rcp")
         .order_by(*QUEUE_ORDER)
     )
 
@@ -355,6 +366,16 @@ def meeting_detail(user: User, pk: int) -> Meeting:
     queryset._prefetch_done = True
     meeting._prefetched_objects_cache = {"items": queryset}
     return meeting
+
+
+def identities_hidden_on_agenda(user: User, meeting: Meeting) -> set[int]:
+    """The agenda's dossiers whose persons ``user`` may not identify (a withdrawn dossier, for a member who also
+    works at its laboratory): the one rule, asked once for the whole agenda."""
+    return set(
+        Dossier.objects.filter(identities_hidden_q(user), pk__in=meeting.items.values("dossier")).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 # The minutes' decisions (with their corrections) and downstream conclusions, loaded with the meeting.

@@ -36,13 +36,18 @@ class RcpRefused(Exception):
         self.message = message
 
 
+class RcpNotPermitted(RcpRefused):
+    """Refused because the action is someone else's (not the actor's function in this RCP-FMG, or their own
+    dossier): the API answers it with 403, the pages like any other refusal."""
+
+
 # Set while record_decision fires the transition, so the receiver leaves the Decision row to it.
 _recording = contextvars.ContextVar("rcp_recording_decision", default=False)
 
 
 def _check_manages(actor: User, rcp: RcpBody) -> None:
     if not rules.manages_rcp.test(actor, rcp):
-        raise RcpRefused(
+        raise RcpNotPermitted(
             _("Seuls le coordinateur et les suppléants de cette RCP-FMG peuvent organiser ses séances.")
         )
 
@@ -244,7 +249,7 @@ def record_decision(
         if locked.status != S.SUBMITTED:
             raise RcpRefused(_not_awaiting_message(locked))
         if not rules.may_record_decision.test(actor, locked):
-            raise RcpRefused(str(REFUSAL_MESSAGES["validate"]))
+            raise RcpNotPermitted(str(REFUSAL_MESSAGES[kind if kind in Decision.TRANSITIONS else "validate"]))
         if meeting is not None:
             if meeting.rcp_id != locked.rcp_id or not meeting.is_upstream:
                 raise RcpRefused(_("Cette séance n'est pas une RCP d'amont de la RCP-FMG du dossier."))
@@ -300,7 +305,7 @@ def on_transition(sender, *, dossier: Dossier, event: DossierEvent, **kwargs) ->
 def correct_decision(*, decision: Decision, actor: User, text: str, reason: str) -> DecisionCorrection:
     """A correction of a recorded decision: a new record with its reason, the decision itself unchanged."""
     if not rules.may_correct_decision.test(actor, decision.dossier):
-        raise RcpRefused(
+        raise RcpNotPermitted(
             _("Seuls le coordinateur et les suppléants de la RCP-FMG du dossier corrigent ses décisions.")
         )
     text, reason = (text or "").strip(), (reason or "").strip()
@@ -327,7 +332,7 @@ SHEET_OPEN = (S.DRAFT, S.SUBMITTED, S.MORE_INFO_REQUESTED)
 def prepare_sheet(*, dossier: Dossier, actor: User, note: str, ready: bool) -> SheetEntry:
     """The prescribing side (typically a prescription assistant) prepares the sheet for the meeting."""
     if not rules.may_prepare_sheet.test(actor, dossier):
-        raise RcpRefused(
+        raise RcpNotPermitted(
             _("Seuls le prescripteur du dossier et ses assistant·e·s de prescription préparent la fiche RCP.")
         )
     if dossier.status not in SHEET_OPEN:
@@ -344,7 +349,7 @@ def prepare_sheet(*, dossier: Dossier, actor: User, note: str, ready: bool) -> S
 def add_sheet_entry(*, dossier: Dossier, actor: User, kind: str, field: str, text: str) -> SheetEntry:
     """A reviewer's correction or addition on the sheet, recorded beside the dossier (never overwriting it)."""
     if not rules.may_review_sheet.test(actor, dossier):
-        raise RcpRefused(_("Seuls les membres de la RCP-FMG du dossier annotent sa fiche."))
+        raise RcpNotPermitted(_("Seuls les membres de la RCP-FMG du dossier annotent sa fiche."))
     if dossier.status != S.SUBMITTED:
         raise RcpRefused(_("La fiche ne s'annote que tant que le dossier attend la décision de la RCP-FMG."))
     if kind not in (SheetEntry.Kind.CORRECTION, SheetEntry.Kind.ADDITION):
@@ -374,7 +379,7 @@ def record_conclusion(
     """The RCP d'aval's conclusion on a delivered report; the dossier may be closed afterwards."""
     locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
     if not rules.may_record_conclusion.test(actor, locked):
-        raise RcpRefused(
+        raise RcpNotPermitted(
             _("Seuls le coordinateur et les suppléants de la RCP-FMG du dossier enregistrent sa conclusion.")
         )
     if locked.status != S.REPORT_DELIVERED:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_POST
 from people.models import User
 from pfmg.pagination import with_links
 from prescriptions.models import Dossier
-from prescriptions.selectors import dossiers_visible_to, identities_hidden_q
+from prescriptions.selectors import dossiers_visible_to
 from prescriptions.services import TransitionRefused
 
 from . import pdf, rules, selectors, services
@@ -200,7 +199,7 @@ def meeting_detail(request, pk: int):
     agenda = list(meeting.items.all())
     # Only a withdrawn dossier may hide its persons: ask the rule when the agenda holds one.
     withdrawn = any(item.dossier.status == Dossier.Status.WITHDRAWN for item in agenda)
-    hidden = _identities_hidden_on_agenda(user, meeting) if withdrawn else set()
+    hidden = selectors.identities_hidden_on_agenda(user, meeting) if withdrawn else set()
     items = []
     for item in agenda:
         dossier = item.dossier
@@ -315,36 +314,15 @@ def meeting_attendance(request, pk: int):
     return redirect("rcp:meeting", pk=meeting.pk)
 
 
-def _pdf_response(path: str, filename: str) -> FileResponse:
-    response = FileResponse(
-        default_storage.open(path, "rb"),
-        content_type="application/pdf",
-        as_attachment=True,
-        filename=filename,
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _identities_hidden_on_agenda(user: User, meeting: Meeting) -> set[int]:
-    """The agenda's dossiers whose persons ``user`` may not identify (a withdrawn dossier, for a member who also
-    works at its laboratory): the one rule, asked once for the whole agenda."""
-    return set(
-        Dossier.objects.filter(identities_hidden_q(user), pk__in=meeting.items.values("dossier")).values_list(
-            "pk", flat=True
-        )
-    )
-
-
 @login_required
 def meeting_minutes_pdf(request, pk: int):
     """The meeting's minutes, to the members of its RCP-FMG (404 to anyone else); rendered now when no stored
     render is as recent as the meeting's last change. One file for every member: refused to a member from whom
     it would reveal a withdrawn dossier's persons."""
     meeting = _meeting(request, pk)
-    if _identities_hidden_on_agenda(request.user, meeting):
+    if selectors.identities_hidden_on_agenda(request.user, meeting):
         raise Http404
-    return _pdf_response(pdf.current_meeting_minutes_path(meeting), f"{meeting.reference}-compte-rendu.pdf")
+    return pdf.attachment(pdf.current_meeting_minutes_path(meeting), f"{meeting.reference}-compte-rendu.pdf")
 
 
 # --- The dossier's RCP sheet ------------------------------------------------------------------------------
@@ -549,6 +527,6 @@ def dossier_minutes_pdf(request, pk: int):
         request.user, dossier
     ):
         raise Http404
-    return _pdf_response(
+    return pdf.attachment(
         pdf.current_dossier_minutes_path(dossier), f"{dossier.reference}-compte-rendu-rcp.pdf"
     )

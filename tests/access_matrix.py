@@ -33,6 +33,8 @@ the URL patterns that have none)::
   ``scoped(may, otherwise, view)`` (404 outside the role's dossiers or when ``view`` is false, then ``may``
   decides: allowed or ``otherwise``), ``global_rule``, ``meeting_rule``, ``public`` or ``authenticated``;
 - ``data(demo, target, role)``: the POST body, one that would succeed for an authorised user where easy;
+- ``method``: the write the ``post`` rule is tried with, when not a POST (an API's ``PUT``, ``PATCH`` or
+  ``DELETE``, sent as JSON);
 - ``file=True`` for downloads (a laboratory on a withdrawn dossier must then get a 404, where a page may
   answer without the persons' names); ``lists="references"`` (or ``"names"``) for pages listing dossiers:
   no reference nor name of a dossier outside the role's scope may appear.
@@ -476,6 +478,8 @@ def person_by_reference(demo: Demo, t: str) -> dict:
 def document_by_reference(demo: Demo, t: str) -> dict:
     kwargs = with_document(demo, t)
     return {"reference": demo.references[kwargs["pk"]], "pk": kwargs["document_pk"]}
+
+
 def reference_with_person(demo: Demo, t: str) -> dict:
     return {"reference": demo.references[demo.pk(t)], "person_id": index_person(demo, demo.sub(t)).pk}
 
@@ -485,6 +489,23 @@ def with_decision(demo: Demo, t: str) -> dict:
 
     decision = Decision.objects.filter(dossier_id=demo.pks[demo.sub(t)]).order_by("pk").first()
     return {"pk": demo.pk(t), "decision_pk": decision.pk}
+
+
+def rcp_of_meeting(demo: Demo, t: str) -> dict:
+    """The RCP body of a meeting target (the API's ``rcp-bodies/{pk}/``)."""
+    from rcp.models import Meeting
+
+    return {"pk": Meeting.objects.filter(pk=demo.pk(t)).values_list("rcp_id", flat=True).get()}
+
+
+def meeting_with_reference(demo: Demo, t: str) -> dict:
+    """A meeting and the first dossier on the agenda of ``demo.sub(t)`` (the API's agenda item)."""
+    from rcp.models import AgendaItem
+
+    item = (
+        AgendaItem.objects.filter(meeting_id=demo.pks[demo.sub(t)]).select_related("dossier").order_by("pk")
+    )
+    return {"pk": demo.pk(t), "reference": item.first().dossier.reference}
 
 
 def with_item(demo: Demo, t: str) -> dict:
@@ -543,6 +564,19 @@ def agenda_body(demo: Demo, t: str, role: str) -> dict:
     return {"dossiers": [demo.pks["lyon.submitted"], demo.pks["paris.submitted"]]}
 
 
+def api_agenda_body(demo: Demo, t: str, role: str) -> dict:
+    return {
+        "dossiers": [
+            demo.references[demo.pks["lyon.submitted"]],
+            demo.references[demo.pks["paris.submitted"]],
+        ]
+    }
+
+
+def api_attendance_body(demo: Demo, t: str, role: str) -> dict:
+    return {"present": ["coordinator", "counsellor"]}
+
+
 def attendance_body(demo: Demo, t: str, role: str) -> dict:
     return {"present": [demo.users["coordinator"].pk, demo.users["counsellor"].pk]}
 
@@ -595,6 +629,7 @@ class Entry:
     get: Callable[[str, Fact], Outcome] | None = None
     post: Callable[[str, Fact], Outcome] | None = None
     data: Callable[[Demo, str, str], dict] | None = None
+    method: str = "POST"  # the write tried with the ``post`` rule
     file: bool = False
     lists: str = ""  # "references": no reference nor name out of scope may show; "names": no name
 
@@ -992,6 +1027,62 @@ ENTRIES: list[Entry] = [
     # The user's own notifications: marking another's read changes nothing.
     Entry("notification-list", no_kwargs, get=authenticated, lists="names"),
     Entry("notification-read", no_kwargs, post=lambda r, f: A.REFUSED, data=others_notification_ids),
+    # The RCP-FMG API: the pages' rules (meeting_rule: 404 to a non-member, or to a member who does not organise
+    # the meetings for the writes); RCP bodies are reference data, every one shown to an administrator.
+    Entry("rcp-body-list", no_kwargs, get=authenticated),
+    Entry("rcp-body-detail", rcp_of_meeting, MEETINGS, get=meeting_rule(any_of(rcp_member, is_admin))),
+    Entry("rcp-body-queue", rcp_of_meeting, MEETINGS, get=meeting_rule(rcp_member), lists="references"),
+    Entry(
+        "meeting-list",
+        no_kwargs,
+        get=authenticated,
+        post=global_rule(lambda r, f: r in RCP_DECIDER, A.FORBIDDEN),
+        data=meeting_body,
+    ),
+    Entry(
+        "meeting-detail",
+        dossier_pk,
+        MEETINGS,
+        get=meeting_rule(rcp_member),
+        post=meeting_rule(rcp_decider),
+        method="PATCH",
+        data=body(date="2027-01-05", start_time="09:00", place="Ailleurs"),
+    ),
+    Entry("meeting-agenda", dossier_pk, MEETINGS, post=meeting_rule(rcp_decider), data=api_agenda_body),
+    Entry(
+        "meeting-agenda-item",
+        meeting_with_reference,
+        (*MEETINGS[:2], "meeting.paris~meeting.lyon", "meeting.lyon~meeting.paris"),
+        post=meeting_rule(rcp_decider),
+        method="DELETE",
+    ),
+    Entry(
+        "meeting-attendance",
+        dossier_pk,
+        MEETINGS,
+        post=meeting_rule(rcp_decider),
+        method="PUT",
+        data=api_attendance_body,
+    ),
+    Entry("meeting-minutes", dossier_pk, MEETINGS, get=meeting_rule(rcp_member), file=True),
+    Entry("dossier-decision-list", dossier_reference, DOSSIERS, get=scoped(view=sheet_view)),
+    Entry(
+        "dossier-sheet-entry-list",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        get=scoped(view=sheet_view),
+        post=scoped(rcp_member, A.REFUSED, sheet_view),
+        data=body(kind="correction", field="summary", text="Ajout."),
+    ),
+    Entry(
+        "dossier-conclusion-list",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        post=scoped(rcp_decider, A.REFUSED, sheet_view),
+        data=body(**CONCLUSION),
+    ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
     # A token for a username and password: bad credentials are a 400 to everyone, and count towards the lockout
@@ -1186,7 +1277,7 @@ def expected(demo: Demo, entry: Entry, cell: Cell) -> Outcome:
         return outcome if outcome in (A.PUBLIC, A.ABSENT, A.OPEN_REFUSED) else A.LOGIN
     if outcome is A.ALLOW and fact.kind == "dossier" and identity_hidden(cell.role, fact):
         # A withdrawn dossier: its laboratory never identifies its persons and may do nothing more on it.
-        if cell.method == "POST":
+        if cell.method != "GET":
             return A.REFUSED
         return A.HIDDEN if entry.file else A.NO_IDENTITY
     return outcome
@@ -1199,7 +1290,7 @@ def cells(demo: Demo, entry: Entry, roles=ALL_ROLES) -> list[Cell]:
     found = []
     for method, rule, targets in (
         ("GET", entry.get, entry.targets),
-        ("POST", entry.post, entry.post_targets or entry.targets),
+        (entry.method, entry.post, entry.post_targets or entry.targets),
     ):
         if rule is None:
             continue
@@ -1209,7 +1300,7 @@ def cells(demo: Demo, entry: Entry, roles=ALL_ROLES) -> list[Cell]:
                 cell = Cell(entry.name, role, target, method)
                 want = expected(demo, entry, cell)
                 if want is A.ALLOW:
-                    if method == "POST" or (allowed_seen and not entry.lists):
+                    if method != "GET" or (allowed_seen and not entry.lists):
                         continue
                     allowed_seen = True
                 found.append(cell)
@@ -1263,7 +1354,7 @@ def _is_login_redirect(response, path: str) -> bool:
 def check(demo: Demo, entry: Entry, cell: Cell) -> str | None:
     """Run one cell; the violation it shows, or None."""
     want = expected(demo, entry, cell)
-    if want is A.ALLOW and cell.method == "POST":
+    if want is A.ALLOW and cell.method != "GET":
         return None  # an authorised write is the business of the app's own tests
     url = reverse(cell.name, kwargs=entry.kwargs(demo, cell.target))
     return run(demo, cell, url, want, entry)
@@ -1271,11 +1362,16 @@ def check(demo: Demo, entry: Entry, cell: Cell) -> str | None:
 
 def run(demo: Demo, cell: Cell, url: str, want: Outcome, entry: Entry | None = None) -> str | None:
     client = demo.client(cell.role, url)
-    data = entry.data(demo, cell.target, cell.role) if entry and entry.data and cell.method == "POST" else {}
-    watch = cell.method == "POST" and want is not A.PUBLIC
+    data = entry.data(demo, cell.target, cell.role) if entry and entry.data and cell.method != "GET" else {}
+    watch = cell.method != "GET" and want is not A.PUBLIC
     with transaction.atomic():
         writes = write_count() if watch else 0
-        response = client.get(url) if cell.method == "GET" else client.post(url, data)
+        if cell.method == "GET":
+            response = client.get(url)
+        elif cell.method == "POST":
+            response = client.post(url, data)
+        else:
+            response = getattr(client, cell.method.lower())(url, data, content_type="application/json")
         before = demo.baseline
         after = fingerprint() if watch and write_count() != writes else before
         text = ""
