@@ -55,7 +55,7 @@ class ApiTokenView(APIView):
 
     @extend_schema(
         request=CredentialsSerializer,
-        responses={201: IssuedTokenSerializer, 400: _ERRORS, 401: _DETAIL},
+        responses={201: IssuedTokenSerializer, 400: _ERRORS, 401: _DETAIL, 429: _DETAIL},
         auth=[],
     )
     def post(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.messages.views import SuccessMessageMixin
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
@@ -36,7 +37,10 @@ def _lockout_message() -> str:
 
 
 def locked_out(request, original_response=None, credentials=None):
-    """axes' lockout page: the login page with one message, the same whether the username exists or not."""
+    """axes' lockout page: the login page with one message, the same whether the username exists or not; to an
+    API client (the token endpoint), the same message as JSON."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _lockout_message()}, status=429)
     request.session.pop(auth.PENDING_LOGIN, None)
     context = {"form": PortalAuthenticationForm(request), "locked_message": _lockout_message(), "next": ""}
     return render(request, "registration/login.html", context, status=429)

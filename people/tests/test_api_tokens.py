@@ -164,3 +164,18 @@ def test_a_token_request_costs_one_lookup_and_writes_nothing_within_the_minute(c
     assert not [s for s in sql if s.startswith(("UPDATE", "INSERT", "DELETE"))], sql
     assert not [s for s in sql if "django_session" in s], sql
     assert "sessionid" not in response.cookies
+
+
+def test_repeated_wrong_passwords_lock_the_account_out_of_the_token_endpoint_too(client, user, settings):
+    """The login page's lockout (django-axes, by username) holds for the API: the client gets the page's message
+    as JSON with 429, and the right password is refused while the lock lasts."""
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(2):
+        wrong = obtain(client, user.username, "wrong")
+        assert wrong.status_code == 400
+    locked = obtain(client, user.username, "wrong")
+    assert locked.status_code == 429
+    assert "Trop de tentatives de connexion ont échoué" in locked.json()["detail"]
+    right = obtain(client, user.username)
+    assert right.status_code == 429
+    assert not ApiToken.objects.filter(user=user).exists()
