@@ -178,6 +178,13 @@ ROUTES: dict[str, Route] = {
     "research-export-list": Route(listing, read=Action.EXPORT),
     "dossier-list": Route(listing),
     "dossier-detail": Route(dossier_by_reference),
+    # labs.apis: a dossier's samples, shipments (manifest PDFs, downloads) and reports (PDFs, downloads)
+    "dossier-sample-list": Route(dossier_by_reference),
+    "dossier-shipment-list": Route(dossier_by_reference),
+    "dossier-shipment-manifest": Route(dossier_by_reference, **DOWNLOAD),
+    "dossier-report-list": Route(dossier_by_reference),
+    "dossier-report-download": Route(dossier_by_reference, **DOWNLOAD),
+    "laboratory-queue-list": Route(listing),
     "dossier-transition": Route(dossier_by_reference),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),

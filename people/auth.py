@@ -12,6 +12,7 @@ import time
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -52,6 +53,21 @@ class LockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class RefusesMachineAccounts:
+    """A way in that never lets a laboratory's machine account in: it has no password (a database constraint),
+    and no session may be opened or kept for it either. It speaks to the API with its token only."""
+
+    def user_can_authenticate(self, user) -> bool:
+        if getattr(user, "is_machine_account", False):
+            return False
+        return super().user_can_authenticate(user)  # type: ignore[misc]
+
+
+class PortalModelBackend(RefusesMachineAccounts, ModelBackend):
+    """Django's password backend (login page, API token endpoint, re-authentication), machine accounts refused
+    (``user_can_authenticate`` also serves ``get_user``: a session of a machine account is never valid)."""
 
 
 def second_factor_required(user) -> bool:

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from consent.apis import ResearchExportViewSet
+from labs.apis import LaboratoryQueueViewSet, ReportViewSet, SampleViewSet, ShipmentViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
@@ -22,6 +23,19 @@ router.register("hpo-terms", HpoTermViewSet, basename="hpo-term")
 router.register("orpha-diseases", OrphaDiseaseViewSet, basename="orpha-disease")
 router.register("dossiers", DossierViewSet, basename="dossier")
 router.register("research-export", ResearchExportViewSet, basename="research-export")
+# The laboratory side (labs.apis): a dossier's samples, shipments and reports, and each laboratory's queue.
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/samples", SampleViewSet, basename="dossier-sample"
+)
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/shipments", ShipmentViewSet, basename="dossier-shipment"
+)
+router.register(
+    r"dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/reports", ReportViewSet, basename="dossier-report"
+)
+router.register(
+    r"laboratories/(?P<code>[a-z0-9-]{1,30})/queue", LaboratoryQueueViewSet, basename="laboratory-queue"
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

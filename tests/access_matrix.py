@@ -489,6 +489,27 @@ def report_pk(demo: Demo, t: str) -> dict:
     return {"pk": demo.extra["report"][t].pk}
 
 
+def reference_with_shipment(demo: Demo, t: str) -> dict:
+    """A dossier's reference and a shipment (of another dossier's, for ``a~b``)."""
+    return {"reference": demo.references[demo.pk(t)], "pk": demo.extra["shipment"][demo.sub(t)].pk}
+
+
+def reference_with_report(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)], "pk": demo.extra["report"][demo.sub(t)].pk}
+
+
+def lab_queue_rule(code: str) -> Callable[[str, Fact], Outcome]:
+    """A laboratory's queue through the API: its staff; another laboratory's staff do not know it (404); anyone
+    else is not laboratory staff (403, as the queue page)."""
+
+    def rule(role: str, f: Fact) -> Outcome:
+        if LAB_MEMBER.get(role) == code:
+            return A.ALLOW
+        return A.HIDDEN if role in LAB_MEMBER else A.FORBIDDEN
+
+    return rule
+
+
 def notice_pk(demo: Demo, t: str) -> dict:
     from consent.selectors import notices_in_force
 
@@ -881,6 +902,49 @@ ENTRIES: list[Entry] = [
         TRANSITION_TARGETS,
         post=transition_rule,
         data=body(reason="Motif."),
+    ),
+    # The laboratory side of the API (labs.apis): the labs pages' rules, by reference.
+    Entry(
+        "dossier-sample-list",
+        dossier_reference,
+        LAB_DOSSIERS,
+        get=scoped(),
+        post_targets=LAB_WRITES,
+        post=scoped(lambda r, f: r == f.prescriber or f.prescriber in ASSISTS.get(r, ()), A.REFUSED),
+        data=body(person="1", sample_type="blood_edta", barcode="API-1", collected_on="", collected_by="IDE"),
+        lists="names",
+    ),
+    Entry("dossier-shipment-list", dossier_reference, LAB_DOSSIERS, get=scoped(), lists="names"),
+    Entry(
+        "dossier-shipment-manifest",
+        reference_with_shipment,
+        ("paris.samples_shipped", "lyon.samples_shipped", "paris.report_signed")
+        + ("paris.samples_shipped~lyon.samples_shipped", "lyon.samples_shipped~paris.samples_shipped"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "dossier-report-list",
+        dossier_reference,
+        LAB_DOSSIERS,
+        get=scoped(),
+        post_targets=LAB_WRITES,
+        post=scoped(lab_of, A.REFUSED),
+        data=body(reason="Rectification."),
+    ),
+    Entry(
+        "dossier-report-download",
+        reference_with_report,
+        ("paris.report_signed", "lyon.report_delivered", "paris.closed")
+        + ("paris.report_signed~lyon.report_delivered", "lyon.report_delivered~paris.closed"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "laboratory-queue-list",
+        lambda demo, t: {"code": "seqoia"},
+        get=lab_queue_rule("seqoia"),
+        lists="references",
     ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
