@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -87,6 +87,34 @@ def _pdf(name: str, filename: str) -> FileResponse:
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _flat_errors(errors, prefix: str = "") -> list[str]:
+    """A serializer's errors as lines naming their field ("samples.0.barcode : …")."""
+    if isinstance(errors, dict):
+        return [line for key, value in errors.items() for line in _flat_errors(value, f"{prefix}{key}.")]
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return [f"{prefix.rstrip('.')} : {e}" if prefix else str(e) for e in errors]
+    if isinstance(errors, list):
+        return [line for i, value in enumerate(errors) for line in _flat_errors(value, f"{prefix}{i}.")]
+    return [f"{prefix.rstrip('.')} : {errors}" if prefix else str(errors)]
+
+
+class TransitionBody(serializers.Serializer):
+    """A transition's body: its field errors answered as every refusal of the transition endpoint is,
+    ``{"detail": …, "reasons": [one line per field]}`` (``prescriptions.apis.TransitionErrorSerializer``)."""
+
+    def is_valid(self, *, raise_exception: bool = False) -> bool:
+        valid = super().is_valid(raise_exception=False)
+        if not valid and raise_exception:
+            reasons = _flat_errors(self.errors)
+            raise ValidationError(
+                {
+                    "detail": _("Corps de la requête invalide : %(r)s") % {"r": " ; ".join(reasons)},
+                    "reasons": reasons,
+                }
+            )
+        return valid
 
 
 # --- Samples and shipments ---------------------------------------------------------------------------------
@@ -195,7 +223,7 @@ class ShipmentViewSet(viewsets.GenericViewSet):
         return _pdf(shipping_manifest_path(shipment), f"{dossier.reference}-bordereau-{shipment.pk}.pdf")
 
 
-class ShipSamplesSerializer(serializers.Serializer):
+class ShipSamplesSerializer(TransitionBody):
     """``ship_samples``: the shipment of the samples recorded and not yet shipped, as the samples page asks."""
 
     carrier = serializers.CharField(max_length=100)
@@ -228,7 +256,7 @@ class SampleCheckSerializer(serializers.Serializer):
     )
 
 
-class ReceptionSerializer(serializers.Serializer):
+class ReceptionSerializer(TransitionBody):
     """``receive`` (every tube conform) or ``reject_samples`` (one or more not): each tube awaiting its check,
     by barcode, as the reception page asks."""
 
@@ -259,7 +287,7 @@ def check_samples_through_api(*, dossier, actor, data, request) -> None:
     services.check_samples(dossier=dossier, actor=actor, results=results)
 
 
-class SequencingSerializer(serializers.Serializer):
+class SequencingSerializer(TransitionBody):
     """``start_sequencing``: the run and its quality figures, as the sequencing page asks."""
 
     run_identifier = serializers.CharField(max_length=80)
@@ -278,7 +306,7 @@ def start_sequencing_through_api(*, dossier, actor, data, request) -> None:
     )
 
 
-class AnalysisSerializer(serializers.Serializer):
+class AnalysisSerializer(TransitionBody):
     """``start_analysis``: the interpreter, a member of the dossier's laboratory (by username)."""
 
     interpreter = serializers.CharField(max_length=150)
@@ -292,7 +320,7 @@ def start_analysis_through_api(*, dossier, actor, data, request) -> None:
     services.start_analysis(dossier=dossier, actor=actor, interpreter=interpreter)
 
 
-class SignatureSerializer(serializers.Serializer):
+class SignatureSerializer(TransitionBody):
     """``sign_report``: the biologist proves their identity again, with two factors, as the re-authentication
     page asks before a signature."""
 
@@ -330,7 +358,7 @@ def sign_report_through_api(*, dossier, actor, data, request) -> None:
     services.sign_report(report=draft, actor=actor, strong_auth_at=proved_at)
 
 
-class DeliverySerializer(serializers.Serializer):
+class DeliverySerializer(TransitionBody):
     """``deliver_report`` by the laboratory: a delivery made through another channel, and which."""
 
     reason = serializers.CharField(
