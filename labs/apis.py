@@ -6,8 +6,6 @@ pages' selector), each action asks the rule its page asks, and every write goes 
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_login_failed
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.utils import timezone
@@ -333,20 +331,15 @@ class SignatureSerializer(TransitionBody):
 
 
 def _strong_authentication(request, actor: User, password: str, otp: str):
-    """Password and TOTP code of ``actor``, checked as ``people.views_account.reauthenticate`` checks them (the
-    lockout counts a wrong password or code): the moment of the proof, or a refusal."""
-    device = auth.confirmed_device(actor)
-    if device is None:
+    """Password and TOTP code of ``actor``, checked as the re-authentication page checks them
+    (``people.auth.confirm_identity``: the lockout counts a wrong one): the moment of the proof, or a refusal."""
+    if auth.confirmed_device(actor) is None:
         raise services.LabActionRefused(
             _("Pour signer, activez d'abord la double authentification (code à usage unique).")
         )
-    username = actor.get_username()
-    user = authenticate(request._request, username=username, password=password)
-    if user is not None and user.pk == actor.pk and auth.verify_code(device, otp):
-        return timezone.now()
-    if user is not None:  # the password was right, the code was not: it counts as a failure too
-        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request._request)
-    raise services.LabActionRefused(_("Mot de passe ou code incorrect."))
+    if not auth.confirm_identity(request._request, actor, password, otp):
+        raise services.LabActionRefused(_("Mot de passe ou code incorrect."))
+    return timezone.now()
 
 
 def sign_report_through_api(*, dossier, actor, data, request) -> None:

@@ -105,6 +105,25 @@ def verify_code(device: TOTPDevice | None, code: str) -> bool:
     return bool(allowed and code.isdigit() and device.verify_token(code))
 
 
+def confirm_identity(request, user, password: str, code: str) -> bool:
+    """``user``'s password and current TOTP code, given again (re-authentication before a signature, on its page
+    or through the API). A wrong password, or a right password with a wrong code, counts towards the lockout;
+    a used code is never accepted twice. ``request``: the HTTP request (django-axes reads it)."""
+    from django.contrib.auth import authenticate
+    from django.contrib.auth.signals import user_login_failed
+
+    device = confirmed_device(user)
+    if device is None:
+        return False
+    username = user.get_username()
+    found = authenticate(request, username=username, password=password)
+    if found is not None and found.pk == user.pk and verify_code(device, code):
+        return True
+    if found is not None:  # the password was right, the code was not: it counts as a failure too
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    return False
+
+
 def record_strong_authentication(request, device: TOTPDevice | None = None) -> None:
     """Two factors were just given (login, enrolment or re-authentication)."""
     if device is not None:

@@ -6,6 +6,7 @@ changed after it."""
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -326,4 +327,25 @@ def test_the_command_prints_a_token_once_and_revokes_them(demo):
     stored = ApiToken.objects.filter(user__username="machine_seqoia").latest("pk")
     assert clear not in (stored.key_hash, stored.prefix)
     call_command("create_machine_account", laboratory="seqoia", revoke=True, stdout=out, stderr=err)
+    assert client.get("/api/v1/laboratories/seqoia/queue/").status_code == 401
+
+
+def test_the_admin_issues_a_machine_token_shown_once_and_revokes_it(demo, settings):
+    settings.SESSION_SAVE_EVERY_REQUEST = False
+    admin = Client()
+    admin.cookies[settings.SESSION_COOKIE_NAME] = demo.sessions["admin"]
+    seqoia = Laboratory.objects.get(code="seqoia")
+    changelist = reverse("admin:people_laboratory_changelist")
+    issued = admin.post(
+        changelist, {"action": "issue_machine_token", "_selected_action": [seqoia.pk]}, follow=True
+    )
+    assert issued.status_code == 200
+    shown = re.search(r"machine_seqoia[^:]*: ([A-Za-z0-9_-]{40,})", issued.content.decode())
+    assert shown, "the token is shown once, in the admin's message"
+    client = Client(HTTP_AUTHORIZATION=f"Token {shown[1]}")
+    assert client.get("/api/v1/laboratories/seqoia/queue/").status_code == 200
+    revoked = admin.post(
+        changelist, {"action": "revoke_machine_tokens", "_selected_action": [seqoia.pk]}, follow=True
+    )
+    assert revoked.status_code == 200
     assert client.get("/api/v1/laboratories/seqoia/queue/").status_code == 401
