@@ -73,6 +73,7 @@ ROLES = (
     "national",
     "admin",
     "auditor",
+    "machine_seqoia",
 )
 ANONYMOUS = "anonymous"
 ALL_ROLES = (*ROLES, ANONYMOUS)
@@ -107,7 +108,11 @@ LAB_MEMBER = {
     "biologist_seqoia": "seqoia",
     "lab_auragen": "auragen",
     "biologist_auragen": "auragen",
+    "machine_seqoia": "seqoia",
 }
+# A laboratory's machine account: staff of its laboratory through the API only (its token); it has no session
+# (every login backend refuses it), so every page sends it to the login page as an anonymous visitor.
+MACHINES = {"machine_seqoia"}
 BIOLOGIST = {"biologist_seqoia", "biologist_auragen"}
 PRESCRIBERS = {"prescriber", "prescriber2"}
 ADMINS = {"admin"}
@@ -1136,7 +1141,7 @@ def expected(demo: Demo, entry: Entry, cell: Cell) -> Outcome:
     rule = entry.get if cell.method == "GET" else entry.post
     fact = demo.fact(cell.target)
     outcome = rule(cell.role, fact)
-    if cell.role == ANONYMOUS:
+    if cell.role == ANONYMOUS or (cell.role in MACHINES and not _token_path(demo, entry, cell)):
         return outcome if outcome in (A.PUBLIC, A.ABSENT, A.OPEN_REFUSED) else A.LOGIN
     if outcome is A.ALLOW and fact.kind == "dossier" and identity_hidden(cell.role, fact):
         # A withdrawn dossier: its laboratory never identifies its persons and may do nothing more on it.
@@ -1144,6 +1149,11 @@ def expected(demo: Demo, entry: Entry, cell: Cell) -> Outcome:
             return A.REFUSED
         return A.HIDDEN if entry.file else A.NO_IDENTITY
     return outcome
+
+
+def _token_path(demo: Demo, entry: Entry, cell: Cell) -> bool:
+    """The cell's URL is one the matrix sends a token to (the API, FHIR) rather than a session."""
+    return reverse(entry.name, kwargs=entry.kwargs(demo, cell.target)).startswith(TOKEN_PATHS)
 
 
 def cells(demo: Demo, entry: Entry, roles=ALL_ROLES) -> list[Cell]:
@@ -1285,7 +1295,6 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
     transaction rolled back at the end: other modules see an untouched database. Shared by the access matrix
     and the query counts."""
     from django.core.management import call_command
-
     from django.utils import timezone
 
     from people.models import ApiToken, Region, User
