@@ -273,6 +273,11 @@ def test_a_machine_account_acts_for_its_laboratory_only(demo):
     assert lims.get(f"/api/v1/dossiers/{reference(demo, 'paris.finalised')}/").status_code == 200
     assert lims.get(f"/api/v1/dossiers/{reference(demo, 'lyon.finalised')}/").status_code == 404
     assert lims.get(f"/api/v1/dossiers/{reference(demo, 'paris.draft')}/").status_code == 404
+    # A withdrawn dossier's reports and manifests never reach its laboratory; its prescriber still has them.
+    withdrawn = reference(demo, "paris.withdrawn")
+    assert lims.get(f"/api/v1/dossiers/{withdrawn}/reports/").status_code == 404
+    assert api(demo, "lab_seqoia").get(f"/api/v1/dossiers/{withdrawn}/reports/").status_code == 404
+    assert api(demo, "prescriber").get(f"/api/v1/dossiers/{withdrawn}/reports/").status_code == 200
     # Never a prescription, a withdrawal, a cancellation, a delivery: 403 and nothing changed.
     before = Dossier.objects.count()
     created = post(lims, "/api/v1/dossiers/", {"pre_indication": "deficience-intellectuelle"})
