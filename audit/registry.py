@@ -227,6 +227,13 @@ ROUTES: dict[str, Route] = {
     "research-export-list": Route(listing, read=Action.EXPORT),
     "dossier-list": Route(listing),
     "dossier-detail": Route(dossier_by_reference),
+    # labs.apis: a dossier's samples, shipments (manifest PDFs, downloads) and reports (PDFs, downloads)
+    "dossier-sample-list": Route(dossier_by_reference),
+    "dossier-shipment-list": Route(dossier_by_reference),
+    "dossier-shipment-manifest": Route(dossier_by_reference, **DOWNLOAD),
+    "dossier-report-list": Route(dossier_by_reference),
+    "dossier-report-download": Route(dossier_by_reference, **DOWNLOAD),
+    "laboratory-queue-list": Route(listing),
     "dossier-transition": Route(dossier_by_reference),
     "dossier-consent-list": Route(dossier_by_reference),
     "person-consent-record": Route(dossier_person_by_reference),

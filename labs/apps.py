@@ -16,8 +16,9 @@ class LabsConfig(AppConfig):
         from prescriptions.panels import register_dedicated_screen, register_fold, register_panel
         from prescriptions.services import transition_recorded
 
-        from . import conditions, panels, pdf, services
+        from . import apis, conditions, panels, pdf, services
 
+        apis.register()  # the laboratory transitions' bodies through the API, and LabActionRefused as a 400
         register_render_sweep(pdf.queue_missing_report_files)
 
         for transition, check in conditions.REQUIREMENTS.items():

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 
 def seed_reference(users: dict[str, User]) -> None:
-    """Before any demo dossier is walked (idempotent: ``seed_demo`` runs on every ``make run``)."""
+    """Before any demo dossier is walked (idempotent: ``seed_demo`` runs on every ``make run``): each
+    laboratory's machine account (``machine_seqoia``, ``machine_auragen``), without a token (``manage.py
+    create_machine_account --laboratory seqoia`` prints one)."""
+    from people.models import Laboratory
+    from people.services import create_machine_account
+
+    for laboratory in Laboratory.objects.filter(code__in=["seqoia", "auragen"]).order_by("code"):
+        create_machine_account(laboratory=laboratory)
 
 
 def minimal_pdf(text: str) -> bytes:

@@ -11,6 +11,7 @@ from prescriptions.rules import (
     TRANSITION_RULES,
     decides_for_dossier_rcp,
     is_biologist_of_dossier_laboratory,
+    is_machine_account,
     works_at_dossier_laboratory,
 )
 
@@ -27,7 +28,8 @@ may_record_samples = TRANSITION_RULES["ship_samples"]
 may_check_samples = works_at_dossier_laboratory
 may_run_pipeline = works_at_dossier_laboratory
 may_prepare_report = works_at_dossier_laboratory
-may_sign_report = is_biologist_of_dossier_laboratory
+# A machine account never signs, not even a rectification (which needs no transition).
+may_sign_report = is_biologist_of_dossier_laboratory & ~is_machine_account
 identities_hidden = prescriptions_rules.identities_hidden  # one rule for every screen (prescriptions.rules)
 
 ROUTABLE_STATES = (Dossier.Status.SUBMITTED, Dossier.Status.RCP_VALIDATED, Dossier.Status.FINALISED)

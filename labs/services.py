@@ -439,8 +439,12 @@ def _report_target(
         if not reason.strip():
             raise LabActionRefused(_("Le motif de la rectification est obligatoire."))
     if latest is not None and not latest.is_signed:
-        # An unsigned draft is replaced, never kept beside the new one.
-        latest.file.delete(save=False)
+        # An unsigned draft is replaced, never kept beside the new one. Its file goes once the new version is
+        # committed: a refusal after this point (not a PDF, a conclusion without variants) rolls the row back,
+        # and the file must still be there for it.
+        if latest.file:
+            name = latest.file.name
+            transaction.on_commit(lambda: default_storage.delete(name))
         latest.delete()
         latest = Report.objects.filter(dossier=dossier).order_by("-version").first()
     return (latest.version + 1 if latest else 1), amends

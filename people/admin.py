@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -12,6 +13,7 @@ from .models import (
     CounsellorSupervision,
     Department,
     Establishment,
+    IdempotentRequest,
     Laboratory,
     LaboratoryMembership,
     RcpBody,
@@ -47,10 +49,17 @@ class RcpMembershipInline(admin.TabularInline):
 class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("Exercice"), {"fields": ("rpps", "establishment")}),
+        (_("Exercice"), {"fields": ("rpps", "establishment", "is_machine_account")}),
     )
+    readonly_fields = ("is_machine_account",)
     list_display = ("username", "last_name", "first_name", "email", "establishment", "roles", "is_active")
-    list_filter = ("groups", "is_active", "is_staff", "establishment__department__region")
+    list_filter = (
+        "groups",
+        "is_active",
+        "is_staff",
+        "is_machine_account",
+        "establishment__department__region",
+    )
     search_fields = ("username", "last_name", "first_name", "email", "rpps")
     autocomplete_fields = ["establishment"]
     inlines = [RcpMembershipInline, LaboratoryMembershipInline]
@@ -61,6 +70,12 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description=_("rôles"))
     def roles(self, obj):
         return ", ".join(g.name for g in obj.groups.all())
+
+    def user_change_password(self, request, id, form_url=""):
+        # A machine account never has a password (a database constraint): its way in is a token.
+        if User.objects.filter(pk=id, is_machine_account=True).exists():
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 class DepartmentInline(admin.TabularInline):
@@ -120,6 +135,38 @@ class LaboratoryAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "city", "eprescription_tool")
     search_fields = ("name", "code")
     inlines = [TerritoryInline, LaboratoryMembershipInline]
+    actions = ["issue_machine_token", "revoke_machine_tokens"]
+
+    def has_machine_token_permission(self, request) -> bool:
+        return request.user.has_perm("people.add_apitoken") and request.user.has_perm(
+            "people.change_apitoken"
+        )
+
+    @admin.action(
+        description=_("Émettre un jeton pour le compte machine du laboratoire"), permissions=["machine_token"]
+    )
+    def issue_machine_token(self, request, queryset):
+        for laboratory in queryset:
+            token, clear = services.issue_machine_token(laboratory=laboratory)
+            # Shown this once (only its hash is kept): the laboratory's system is configured with it now.
+            self.message_user(
+                request,
+                _(
+                    "Jeton du compte %(user)s (valable jusqu'au %(until)s, affiché cette seule fois) : %(token)s"
+                )
+                % {"user": token.user.username, "until": f"{token.expires_at:%d/%m/%Y}", "token": clear},
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description=_("Révoquer les jetons du compte machine du laboratoire"), permissions=["machine_token"]
+    )
+    def revoke_machine_tokens(self, request, queryset):
+        count = sum(services.revoke_machine_tokens(laboratory=laboratory) for laboratory in queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d jeton révoqué.", "%(count)d jetons révoqués.", count) % {"count": count},
+        )
 
 
 @admin.register(Territory)
@@ -199,3 +246,18 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
             request,
             ngettext("%(count)d jeton révoqué.", "%(count)d jetons révoqués.", count) % {"count": count},
         )
+
+
+@admin.register(IdempotentRequest)
+class IdempotentRequestAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """The API answers kept for retries (people.idempotency): read only, purged after IDEMPOTENCY_KEY_HOURS. The
+    client is a hash of its credentials; the stored answer's body is not shown."""
+
+    list_display = ("created_at", "method", "path", "key", "status_code")
+    list_filter = ("method", "status_code")
+    search_fields = ("key__exact",)
+    search_help_text = _("La clé Idempotency-Key exacte.")
+    ordering = ("-pk",)
+    sortable_by = ()
+    fields = ("created_at", "client", "key", "method", "path", "body_hash", "status_code", "content_type")
+    readonly_fields = fields

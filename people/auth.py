@@ -12,6 +12,7 @@ import time
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -54,6 +55,21 @@ class LockoutBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+class RefusesMachineAccounts:
+    """A way in that never lets a laboratory's machine account in: it has no password (a database constraint),
+    and no session may be opened or kept for it either. It speaks to the API with its token only."""
+
+    def user_can_authenticate(self, user) -> bool:
+        if getattr(user, "is_machine_account", False):
+            return False
+        return super().user_can_authenticate(user)  # type: ignore[misc]
+
+
+class PortalModelBackend(RefusesMachineAccounts, ModelBackend):
+    """Django's password backend (login page, API token endpoint, re-authentication), machine accounts refused
+    (``user_can_authenticate`` also serves ``get_user``: a session of a machine account is never valid)."""
+
+
 def second_factor_required(user) -> bool:
     """Per the authentication contract: coordinators and deputies of an RCP-FMG, biologists, auditors,
     administrators, staff and superusers must use a second factor; everyone else may."""
@@ -87,6 +103,25 @@ def verify_code(device: TOTPDevice | None, code: str) -> bool:
     code = (code or "").strip().replace(" ", "")
     allowed, _ = device.verify_is_allowed()
     return bool(allowed and code.isdigit() and device.verify_token(code))
+
+
+def confirm_identity(request, user, password: str, code: str) -> bool:
+    """``user``'s password and current TOTP code, given again (re-authentication before a signature, on its page
+    or through the API). A wrong password, or a right password with a wrong code, counts towards the lockout;
+    a used code is never accepted twice. ``request``: the HTTP request (django-axes reads it)."""
+    from django.contrib.auth import authenticate
+    from django.contrib.auth.signals import user_login_failed
+
+    device = confirmed_device(user)
+    if device is None:
+        return False
+    username = user.get_username()
+    found = authenticate(request, username=username, password=password)
+    if found is not None and found.pk == user.pk and verify_code(device, code):
+        return True
+    if found is not None:  # the password was right, the code was not: it counts as a failure too
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    return False
 
 
 def record_strong_authentication(request, device: TOTPDevice | None = None) -> None:

@@ -36,6 +36,14 @@ class User(AbstractUser):
         validators=[RegexValidator(r"^\d{11}$", _("Le numéro RPPS compte 11 chiffres."))],
         help_text=_("Répertoire partagé des professionnels de santé (prescripteurs)."),
     )
+    # A laboratory's system (its LIMS) calling the API with a token: no password, no login, no admin, laboratory
+    # actions only (``prescriptions.rules.is_machine_account``). Created by ``services.create_machine_account``.
+    is_machine_account = models.BooleanField(
+        _("compte machine"),
+        default=False,
+        editable=False,
+        help_text=_("Le système d'un laboratoire, qui n'appelle l'API qu'avec un jeton."),
+    )
     establishment = models.ForeignKey(
         "people.Establishment",
         verbose_name=_("établissement"),
@@ -50,6 +58,13 @@ class User(AbstractUser):
         verbose_name_plural = _("utilisateurs")
         constraints = [
             models.UniqueConstraint(fields=["rpps"], condition=~Q(rpps=""), name="user_rpps_unique"),
+            # Whatever the admin or a shell does: a machine account has no usable password (Django's unusable
+            # ones begin with "!"), is never staff nor superuser, and has no RPPS (so no Pro Santé Connect).
+            models.CheckConstraint(
+                condition=Q(is_machine_account=False)
+                | Q(password__startswith="!", is_staff=False, is_superuser=False, rpps=""),  # noqa: S106
+                name="machine_account_cannot_log_in",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -73,6 +88,9 @@ class User(AbstractUser):
         return memo
 
     def has_role(self, role: str) -> bool:
+        if self.is_machine_account and role != Role.LABORATORY_STAFF:
+            # Whatever groups the admin gives it, a machine account is its laboratory's staff and nothing more.
+            return False
         return role in self.role_names
 
     def load_memberships(self) -> None:

@@ -25,6 +25,8 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from .auth import RefusesMachineAccounts
+
 logger = logging.getLogger(__name__)
 
 AUTH_METHOD = "psc"
@@ -55,7 +57,7 @@ def rpps_from_national_id(value) -> str | None:
     return match.group(1) if match else None
 
 
-class ProSanteConnectBackend(OIDCAuthenticationBackend):
+class ProSanteConnectBackend(RefusesMachineAccounts, OIDCAuthenticationBackend):
     """Authenticates the user PSC vouches for, matched by RPPS to an existing, active account; never creates one.
 
     A refusal leaves its reason on the request for the callback view to show."""

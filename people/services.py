@@ -103,15 +103,15 @@ def _hash_api_token(clear: str) -> str:
     return hashlib.sha256(clear.encode()).hexdigest()
 
 
-def issue_api_token(*, user: User) -> tuple[ApiToken, str]:
-    """A new API token for ``user``, valid API_TOKEN_TTL_HOURS. Returns the token and its clear value, which
-    is never stored and cannot be shown again."""
+def issue_api_token(*, user: User, ttl: timedelta | None = None) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, valid ``ttl`` (API_TOKEN_TTL_HOURS by default). Returns the token and its
+    clear value, which is never stored and cannot be shown again."""
     clear = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
         prefix=clear[:8],
         key_hash=_hash_api_token(clear),
-        expires_at=timezone.now() + timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+        expires_at=timezone.now() + (ttl or timedelta(hours=settings.API_TOKEN_TTL_HOURS)),
     )
     return token, clear
 
@@ -138,3 +138,48 @@ def revoke_api_tokens(*, tokens) -> int:
     """Revoke the given tokens (a queryset or a list) that are not revoked yet. Returns how many were."""
     pks = [t.pk for t in tokens]
     return ApiToken.objects.filter(pk__in=pks, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# --- Laboratories' machine accounts ----------------------------------------------------------------------
+
+
+def machine_username(laboratory: Laboratory) -> str:
+    return f"machine_{laboratory.code}"
+
+
+@transaction.atomic
+def create_machine_account(*, laboratory: Laboratory) -> User:
+    """The laboratory's machine account (its LIMS calling the API), created if it does not exist yet: a user
+    flagged ``is_machine_account``, with no usable password, staff of ``laboratory`` only (so the selectors give
+    it its laboratory's dossiers, and ``prescriptions.rules`` its laboratory actions). Idempotent."""
+    user, created = User.objects.get_or_create(
+        username=machine_username(laboratory),
+        defaults={
+            "is_machine_account": True,
+            "first_name": "Système",
+            "last_name": laboratory.name,
+            "password": "!",  # replaced below by Django's own unusable password
+        },
+    )
+    if not user.is_machine_account:
+        raise ValueError(f"{user.username} exists and is not a machine account")
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    add_to_laboratory(user=user, laboratory=laboratory, function=LaboratoryMembership.Function.STAFF)
+    return user
+
+
+def issue_machine_token(*, laboratory: Laboratory) -> tuple[ApiToken, str]:
+    """A new token for the laboratory's machine account (created if needed), valid MACHINE_API_TOKEN_TTL_DAYS.
+    The clear value is returned once and never stored."""
+    user = create_machine_account(laboratory=laboratory)
+    return issue_api_token(user=user, ttl=timedelta(days=settings.MACHINE_API_TOKEN_TTL_DAYS))
+
+
+def revoke_machine_tokens(*, laboratory: Laboratory) -> int:
+    """Revoke every usable token of the laboratory's machine account. Returns how many were."""
+    tokens = ApiToken.objects.filter(
+        user__is_machine_account=True, user__username=machine_username(laboratory)
+    ).usable()
+    return revoke_api_tokens(tokens=tokens)

@@ -9,7 +9,6 @@ import segno
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -190,22 +189,15 @@ def reauthenticate(request):
         return redirect(f"{reverse('account_totp')}?{urlencode({'next': next_url})}")
     form = ReauthenticationForm(request.POST or None)
     if request.method == "POST" and device is not None and form.is_valid():
-        username = request.user.get_username()
-        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        confirmed = auth.confirm_identity(
+            request, request.user, form.cleaned_data["password"], form.cleaned_data["code"]
+        )
         if getattr(request, "axes_locked_out", False):
             return locked_out(request)
-        if (
-            user is not None
-            and user.pk == request.user.pk
-            and auth.verify_code(device, form.cleaned_data["code"])
-        ):
+        if confirmed:
             auth.record_strong_authentication(request, device)
             messages.success(request, _("Identité confirmée."))
             return redirect(next_url)
-        if user is not None:  # the password was right, the code was not: it counts as a failure too
-            user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
-            if getattr(request, "axes_locked_out", False):
-                return locked_out(request)
         form.add_error(None, _("Mot de passe ou code incorrect."))
     return render(
         request,

@@ -130,7 +130,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"
 AUTHENTICATION_BACKENDS = [
     "rules.permissions.ObjectPermissionBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, laboratories' machine accounts refused (people.auth).
+    "people.auth.PortalModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -345,6 +346,8 @@ FHIR_SYSTEM_BASE = env.str("FHIR_SYSTEM_BASE", default="https://pfmg.example/fhi
 FHIR_BASE_URL = env.str("FHIR_BASE_URL", default="").rstrip("/")
 # API tokens (people.ApiToken) expire this many hours after they are issued.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
+# A laboratory's machine account token (manage.py create_machine_account, or the admin) lasts this many days.
+MACHINE_API_TOKEN_TTL_DAYS = env.int("MACHINE_API_TOKEN_TTL_DAYS", default=90)
 
 # Security: hardened whenever DEBUG is off (so `check --deploy` is clean in production).
 SESSION_COOKIE_HTTPONLY = True

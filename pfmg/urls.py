@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from consent.apis import DossierConsentViewSet, PersonConsentViewSet, ResearchExportViewSet
+from labs.apis import LaboratoryQueueViewSet, ReportViewSet, SampleViewSet, ShipmentViewSet
 from notifications.apis import NotificationViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
@@ -60,6 +61,13 @@ router.register(
     f"{DOSSIER_PREFIX}/conclusion",
     DossierConclusionViewSet,
     basename="dossier-conclusion",
+)
+# The laboratory side (labs.apis): a dossier's samples, shipments and reports, and each laboratory's queue.
+router.register(f"{DOSSIER_PREFIX}/samples", SampleViewSet, basename="dossier-sample")
+router.register(f"{DOSSIER_PREFIX}/shipments", ShipmentViewSet, basename="dossier-shipment")
+router.register(f"{DOSSIER_PREFIX}/reports", ReportViewSet, basename="dossier-report")
+router.register(
+    r"laboratories/(?P<code>[a-z0-9-]{1,30})/queue", LaboratoryQueueViewSet, basename="laboratory-queue"
 )
 
 urlpatterns = [

@@ -65,9 +65,17 @@ def is_establishment_counsellor(user, dossier) -> bool:
 
 
 @rules.predicate
+def is_machine_account(user) -> bool:
+    """A laboratory's system calling the API with a token (``people.User.is_machine_account``)."""
+    return bool(user and user.is_authenticated and getattr(user, "is_machine_account", False))
+
+
+@rules.predicate
 def may_prescribe_for(author, prescriber) -> bool:
     """``author`` may start a prescription in ``prescriber``'s name: themselves, or an assistant of theirs."""
     if not (author.is_authenticated and prescriber is not None and prescriber.has_role("prescriber")):
+        return False
+    if is_machine_account(author) or is_machine_account(prescriber):
         return False
     if author.pk == prescriber.pk:
         return True
@@ -106,6 +114,12 @@ TRANSITION_RULES: dict[str, rules.Predicate] = {
     "close": is_dossier_prescriber | decides_for_dossier_rcp,
     "cancel": is_dossier_prescriber | is_administrator,
     "withdraw": is_dossier_prescriber | is_establishment_counsellor | is_administrator,
+}
+# A laboratory's machine account fires these and nothing else (never a signature, a prescription, a decision).
+MACHINE_TRANSITIONS = frozenset({"receive", "reject_samples", "start_sequencing", "start_analysis"})
+TRANSITION_RULES = {
+    name: rule if name in MACHINE_TRANSITIONS else rule & ~is_machine_account
+    for name, rule in TRANSITION_RULES.items()
 }
 
 # Why a user may not fire a transition, said to them in plain words.

@@ -51,6 +51,7 @@ import functools
 import hashlib
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ ROLES = (
     "national",
     "admin",
     "auditor",
+    "machine_seqoia",
 )
 ANONYMOUS = "anonymous"
 ALL_ROLES = (*ROLES, ANONYMOUS)
@@ -109,7 +111,11 @@ LAB_MEMBER = {
     "biologist_seqoia": "seqoia",
     "lab_auragen": "auragen",
     "biologist_auragen": "auragen",
+    "machine_seqoia": "seqoia",
 }
+# A laboratory's machine account: staff of its laboratory through the API only (its token); it has no session
+# (every login backend refuses it), so every page sends it to the login page as an anonymous visitor.
+MACHINES = {"machine_seqoia"}
 BIOLOGIST = {"biologist_seqoia", "biologist_auragen"}
 PRESCRIBERS = {"prescriber", "prescriber2"}
 ADMINS = {"admin"}
@@ -521,6 +527,27 @@ def shipment_pk(demo: Demo, t: str) -> dict:
 
 def report_pk(demo: Demo, t: str) -> dict:
     return {"pk": demo.extra["report"][t].pk}
+
+
+def reference_with_shipment(demo: Demo, t: str) -> dict:
+    """A dossier's reference and a shipment (of another dossier's, for ``a~b``)."""
+    return {"reference": demo.references[demo.pk(t)], "pk": demo.extra["shipment"][demo.sub(t)].pk}
+
+
+def reference_with_report(demo: Demo, t: str) -> dict:
+    return {"reference": demo.references[demo.pk(t)], "pk": demo.extra["report"][demo.sub(t)].pk}
+
+
+def lab_queue_rule(code: str) -> Callable[[str, Fact], Outcome]:
+    """A laboratory's queue through the API: its staff; another laboratory's staff do not know it (404); anyone
+    else is not laboratory staff (403, as the queue page)."""
+
+    def rule(role: str, f: Fact) -> Outcome:
+        if LAB_MEMBER.get(role) == code:
+            return A.ALLOW
+        return A.HIDDEN if role in LAB_MEMBER else A.FORBIDDEN
+
+    return rule
 
 
 def notice_pk(demo: Demo, t: str) -> dict:
@@ -1083,6 +1110,49 @@ ENTRIES: list[Entry] = [
         post=scoped(rcp_decider, A.REFUSED, sheet_view),
         data=body(**CONCLUSION),
     ),
+    # The laboratory side of the API (labs.apis): the labs pages' rules, by reference.
+    Entry(
+        "dossier-sample-list",
+        dossier_reference,
+        LAB_DOSSIERS,
+        get=scoped(),
+        post_targets=LAB_WRITES,
+        post=scoped(lambda r, f: r == f.prescriber or f.prescriber in ASSISTS.get(r, ()), A.REFUSED),
+        data=body(person="1", sample_type="blood_edta", barcode="API-1", collected_on="", collected_by="IDE"),
+        lists="names",
+    ),
+    Entry("dossier-shipment-list", dossier_reference, LAB_DOSSIERS, get=scoped(), lists="names"),
+    Entry(
+        "dossier-shipment-manifest",
+        reference_with_shipment,
+        ("paris.samples_shipped", "lyon.samples_shipped", "paris.report_signed")
+        + ("paris.samples_shipped~lyon.samples_shipped", "lyon.samples_shipped~paris.samples_shipped"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "dossier-report-list",
+        dossier_reference,
+        LAB_DOSSIERS,
+        get=scoped(),
+        post_targets=LAB_WRITES,
+        post=scoped(lab_of, A.REFUSED),
+        data=body(reason="Rectification."),
+    ),
+    Entry(
+        "dossier-report-download",
+        reference_with_report,
+        ("paris.report_signed", "lyon.report_delivered", "paris.closed")
+        + ("paris.report_signed~lyon.report_delivered", "lyon.report_delivered~paris.closed"),
+        get=scoped(),
+        file=True,
+    ),
+    Entry(
+        "laboratory-queue-list",
+        lambda demo, t: {"code": "seqoia"},
+        get=lab_queue_rule("seqoia"),
+        lists="references",
+    ),
     Entry("api-schema", no_kwargs, get=authenticated),
     Entry("api-docs", no_kwargs, get=authenticated),
     # A token for a username and password: bad credentials are a 400 to everyone, and count towards the lockout
@@ -1273,7 +1343,7 @@ def expected(demo: Demo, entry: Entry, cell: Cell) -> Outcome:
     rule = entry.get if cell.method == "GET" else entry.post
     fact = demo.fact(cell.target)
     outcome = rule(cell.role, fact)
-    if cell.role == ANONYMOUS:
+    if cell.role == ANONYMOUS or (cell.role in MACHINES and not _token_path(demo, entry, cell)):
         return outcome if outcome in (A.PUBLIC, A.ABSENT, A.OPEN_REFUSED) else A.LOGIN
     if outcome is A.ALLOW and fact.kind == "dossier" and identity_hidden(cell.role, fact):
         # A withdrawn dossier: its laboratory never identifies its persons and may do nothing more on it.
@@ -1281,6 +1351,11 @@ def expected(demo: Demo, entry: Entry, cell: Cell) -> Outcome:
             return A.REFUSED
         return A.HIDDEN if entry.file else A.NO_IDENTITY
     return outcome
+
+
+def _token_path(demo: Demo, entry: Entry, cell: Cell) -> bool:
+    """The cell's URL is one the matrix sends a token to (the API, FHIR) rather than a session."""
+    return reverse(entry.name, kwargs=entry.kwargs(demo, cell.target)).startswith(TOKEN_PATHS)
 
 
 def cells(demo: Demo, entry: Entry, roles=ALL_ROLES) -> list[Cell]:
@@ -1429,6 +1504,7 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from people.auth import LAST_SEEN
     from people.models import ApiToken, Region, User
     from people.services import issue_api_token
     from pfmg.celery import app
@@ -1452,6 +1528,11 @@ def seeded_demo(django_db_blocker, media) -> Iterator[Any]:
             client = Client()
             client.force_login(users[role])
             verify_second_factor(client, users[role])
+            # Seen "in the future": no cell rewrites the session's last-seen stamp, which people.middleware does at
+            # most once a minute and which would land, by the clock, on whichever page a slow run reaches then.
+            session = client.session
+            session[LAST_SEEN] = time.time() + 24 * 3600
+            session.save()
             demo.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
             token, demo.tokens[role] = issue_api_token(user=users[role])
             # Marked as used in the future: no cell records a use (a write every rolled-back cell would make).

@@ -41,3 +41,7 @@ class Command(BaseCommand):
             "[code à usage unique]: after the password, the current code of the demo TOTP key "
             "(README), or `manage.py demo_totp USERNAME`."
         )
+        self.stdout.write(
+            "Machine accounts (no password, API only): machine_seqoia, machine_auragen; a token with "
+            "`manage.py create_machine_account --laboratory seqoia` (printed once)."
+        )
