@@ -511,7 +511,7 @@ class QueueRowSerializer(serializers.Serializer):
     index = serializers.CharField(allow_null=True, help_text=_("Le cas index (NOM Prénoms)."))
 
 
-class QueuePageSerializer(serializers.Serializer):
+class LaboratoryQueuePageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = QueueRowSerializer(many=True)
@@ -542,7 +542,11 @@ class LaboratoryQueueViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=QUEUE_PARAMETERS,
-        responses={200: QueuePageSerializer, 403: TransitionErrorSerializer, 404: TransitionErrorSerializer},
+        responses={
+            200: LaboratoryQueuePageSerializer,
+            403: TransitionErrorSerializer,
+            404: TransitionErrorSerializer,
+        },
     )
     def list(self, request: Request, code: str) -> Response:
         if not rules.is_laboratory_member.test(request.user):

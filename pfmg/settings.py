@@ -334,6 +334,9 @@ SPECTACULAR_SETTINGS = {
         "OperationOutcomeSeverityEnum": ["fatal", "error", "warning", "information"],
         "Choice3Enum": "consent.models.Choice3",
         "ResearchChoiceEnum": "consent.models.ResearchChoice",
+        "MeetingKindEnum": "rcp.models.Meeting.Kind",
+        "DecisionKindEnum": "rcp.models.Decision.Kind",
+        "WithdrawalScopeEnum": "consent.models.Withdrawal.Scope",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -23,6 +24,7 @@ from pfmg.pagination import keyset_page
 
 from . import drafting, selectors
 from .api_transitions import ReasonSerializer, api_transition, refusal_body, refusal_status
+from .api_transitions import registered as registered_transitions
 from .models import (
     Dossier,
     FamilyStructure,
@@ -183,10 +185,12 @@ class DossierCreateSerializer(serializers.Serializer):
     criteria_checklist = serializers.ListField(child=serializers.DictField(), required=False)
 
     def validate_pre_indication(self, slug: str) -> PreIndicationVersion:
-        version = PreIndicationVersion.objects.filter(pre_indication__slug=slug).order_by("-number").first()
-        if version is None:
+        pre_indication = PreIndication.objects.filter(slug=slug).first()
+        if pre_indication is None:
             raise serializers.ValidationError(_("Pré-indication inconnue : « %(slug)s ».") % {"slug": slug})
-        if not version.is_prescribable:
+        # The version in force today, as the prescribing page offers it (not merely the latest written).
+        version = pre_indication.current_version()
+        if version is None or not version.is_prescribable:
             raise serializers.ValidationError(_("Cette pré-indication n'est plus ouverte à la prescription."))
         return version
 
@@ -260,6 +264,19 @@ class DossierPatchSerializer(serializers.Serializer):
     suspected_diagnosis = serializers.CharField(
         required=False, allow_blank=True, max_length=300, help_text=_("Un code ORPHA (ORPHA:558), ou vide.")
     )
+
+
+def _transition_bodies() -> list:
+    """Every body a transition takes: a reason, or what the transition's screen asks (registered by its app)."""
+    bodies = {ReasonSerializer, *(t.serializer for t in registered_transitions().values())}
+    return sorted(bodies, key=lambda serializer: serializer.__name__)
+
+
+# One of the bodies, by the transition named in the path: the schema lists them all (evaluated when the schema is
+# generated, once every app has registered its transitions).
+TRANSITION_BODY = PolymorphicProxySerializer(
+    component_name="TransitionBody", serializers=_transition_bodies, resource_type_field_name=None
+)
 
 
 class DossierViewSet(viewsets.GenericViewSet):
@@ -382,7 +399,7 @@ class DossierViewSet(viewsets.GenericViewSet):
         return hand_over(request, reference)
 
     @extend_schema(
-        request=ReasonSerializer,
+        request=TRANSITION_BODY,
         parameters=[
             OpenApiParameter(
                 "name", str, OpenApiParameter.PATH, enum=sorted(TRANSITION_NAMES), description="L'action."

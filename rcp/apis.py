@@ -142,7 +142,7 @@ class QueueDossierSerializer(serializers.Serializer):
     )
 
 
-class QueuePageSerializer(serializers.Serializer):
+class RcpQueuePageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = QueueDossierSerializer(many=True)
@@ -179,7 +179,7 @@ class RcpBodyViewSet(viewsets.GenericViewSet):
             ),
             CURSOR,
         ],
-        responses={200: QueuePageSerializer},
+        responses={200: RcpQueuePageSerializer},
         description=(
             "The RCP's queue, as on its members' home page: the dossiers submitted to it awaiting a decision, "
             "the longest wait first, by cursor. Members of the RCP only (404 for anyone else)."
