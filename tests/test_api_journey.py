@@ -6,6 +6,7 @@ writes nothing itself: it reads the database only to check what the API did."""
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -76,9 +77,31 @@ def transition(ref: str, name: str) -> str:
     return url(ref, f"transitions/{name}/")
 
 
+# The published schema's operations, each path template as a pattern of the paths it names (read_schema).
+DOCUMENTED: list[tuple[re.Pattern, dict]] = []
+
+
+def read_schema(client: Client) -> None:
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    DOCUMENTED[:] = [
+        (re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", template) + "$"), operations)
+        for template, operations in schema.json()["paths"].items()
+    ]
+
+
+def documented_statuses(method: str, path: str) -> set[str]:
+    assert DOCUMENTED, "read_schema first"
+    for pattern, operations in DOCUMENTED:
+        if pattern.match(path) and method in operations:
+            return set(operations[method]["responses"])
+    raise AssertionError(f"{method.upper()} {path} is not in the published schema")
+
+
 def refused(client: Client, method: str, path: str, status: int, data=None, message: str = "", **extra):
-    """``client``'s request answers ``status`` with a message (``message`` in it when given) and changes
-    nothing in the project's tables."""
+    """``client``'s request answers ``status``, a status its operation documents, with a message (``message``
+    in it when given) and changes nothing in the project's tables."""
+    assert str(status) in documented_statuses(method, path), f"{status} undocumented for {method} {path}"
     # A token's use is stamped at most once a minute (people.services.record_api_token_use): a read first, so
     # that the stamp is not what the fingerprint sees.
     client.get("/api/v1/rcp-bodies/")  # answered or refused, the token is authenticated (and stamped)
@@ -167,6 +190,7 @@ def test_a_dossier_goes_from_a_draft_to_a_delivered_report_through_the_api_alone
     admin = obtain_token("admin")
     lab_seqoia = obtain_token("lab_seqoia")
     biologist = obtain_token("biologist_seqoia", at=time.time() - TOTP_STEP)
+    read_schema(prescriber)
 
     # --- The draft: the assistant prepares it for the prescriber ---------------------------------------------
     slug = Dossier.objects.get(pk=demo.pk("paris.draft")).pre_indication_version.pre_indication.slug
