@@ -41,9 +41,11 @@ API_PAGE_SIZE = 50
 
 
 class DocumentSerializer(serializers.ModelSerializer):
+    # The id is what a document upload names as ``expected``: without it, a program could not say which
+    # document of the fiche it provides.
     class Meta:
         model = PreIndicationDocument
-        fields = ["label", "required"]
+        fields = ["id", "label", "required"]
 
 
 class VersionSerializer(serializers.ModelSerializer):
