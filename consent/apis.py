@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -190,7 +190,7 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
     withdrawals = WithdrawalSerializer(many=True)
     fully_withdrawn = serializers.BooleanField()
     accepts_analysis = serializers.BooleanField(
-        help_text=_lazy("L'analyse est acceptée et le consentement n'a pas été retiré en entier.")
+        help_text=gettext_lazy("L'analyse est acceptée et le consentement n'a pas été retiré en entier.")
     )
     effective_additional_findings = serializers.ChoiceField(choices=Choice3.choices)
     effective_research_reuse = serializers.ChoiceField(choices=ResearchChoice.choices)
@@ -236,9 +236,13 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
 
 
 class PersonConsentSerializer(PersonSummarySerializer):
-    audience = serializers.SerializerMethodField(help_text=_lazy("Le formulaire qui convient à la personne."))
+    audience = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Le formulaire qui convient à la personne.")
+    )
     suggested_template_version = serializers.SerializerMethodField(
-        help_text=_lazy("La version en vigueur du formulaire standard qui convient à la personne (son id).")
+        help_text=gettext_lazy(
+            "La version en vigueur du formulaire standard qui convient à la personne (son id)."
+        )
     )
     consent = ConsentRecordSerializer(source="consent_record", allow_null=True)
 
@@ -267,17 +271,17 @@ class DossierConsentsSerializer(serializers.Serializer):
     reference = serializers.CharField()
     status = serializers.ChoiceField(choices=Dossier.Status.choices)
     open = serializers.BooleanField(
-        help_text=_lazy("Des consentements et des retraits s'y enregistrent encore.")
+        help_text=gettext_lazy("Des consentements et des retraits s'y enregistrent encore.")
     )
     missing = serializers.ListField(
         child=serializers.CharField(),
-        help_text=_lazy("Les consentements qui manquent pour finaliser le dossier."),
+        help_text=gettext_lazy("Les consentements qui manquent pour finaliser le dossier."),
     )
     persons = PersonConsentSerializer(many=True)
     form_versions = TemplateVersionSerializer(many=True)
     collectors = serializers.ListField(
         child=serializers.CharField(),
-        help_text=_lazy("Qui peut avoir recueilli un consentement sur ce dossier (identifiants)."),
+        help_text=gettext_lazy("Qui peut avoir recueilli un consentement sur ce dossier (identifiants)."),
     )
 
 
@@ -338,7 +342,7 @@ class RecordConsentSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text=_lazy("Le formulaire signé (id d'une version de ``form_versions``)."),
+        help_text=gettext_lazy("Le formulaire signé (id d'une version de ``form_versions``)."),
     )
     person_status = serializers.ChoiceField(choices=PersonStatus.choices, required=False, default="")
     signed_by_person = serializers.BooleanField(required=False, default=False)
@@ -350,14 +354,17 @@ class RecordConsentSerializer(serializers.Serializer):
         choices=Agreement.choices, required=False, default=Agreement.NOT_APPLICABLE
     )
     analysis_accepted = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text=_lazy("Analyse du génome pour l'indication.")
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=gettext_lazy("Analyse du génome pour l'indication."),
     )
     additional_findings = serializers.ChoiceField(choices=Choice3.choices, required=False, default="")
     research_reuse = serializers.ChoiceField(
         choices=ResearchChoice.choices,
         required=False,
         default="",
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "« objects » : la personne s'oppose à la réutilisation de ses données pour la recherche."
         ),
     )
@@ -371,13 +378,13 @@ class RecordConsentSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text=_lazy("Qui a recueilli le consentement (un identifiant de ``collectors``)."),
+        help_text=gettext_lazy("Qui a recueilli le consentement (un identifiant de ``collectors``)."),
     )
     scan = serializers.FileField(
         required=False,
         allow_null=True,
         default=None,
-        help_text=_lazy("Le formulaire signé numérisé (PDF, JPEG ou PNG) : obligatoire."),
+        help_text=gettext_lazy("Le formulaire signé numérisé (PDF, JPEG ou PNG) : obligatoire."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -402,7 +409,7 @@ class RecordWithdrawalSerializer(serializers.Serializer):
         choices=Withdrawal.Scope.choices,
         required=False,
         default="",
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "« all » retire l'ensemble du consentement et arrête le dossier ; « research » : opposition à la "
             "recherche ; « additional_findings » : retrait des données additionnelles."
         ),
@@ -413,7 +420,7 @@ class RecordWithdrawalSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text=_lazy("Circonstances du retrait."),
+        help_text=gettext_lazy("Circonstances du retrait."),
     )
 
 
@@ -553,7 +560,7 @@ class WithdrawTransitionSerializer(serializers.Serializer):
         default=None,
         min_value=1,
         max_value=2**31 - 1,
-        help_text=_lazy("La personne qui retire l'ensemble de son consentement (obligatoire)."),
+        help_text=gettext_lazy("La personne qui retire l'ensemble de son consentement (obligatoire)."),
     )
     withdrawn_on = serializers.DateField(required=False, allow_null=True, default=None)
     reason = serializers.CharField(
@@ -561,7 +568,7 @@ class WithdrawTransitionSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text=_lazy("Circonstances du retrait."),
+        help_text=gettext_lazy("Circonstances du retrait."),
     )
 
 

@@ -4,6 +4,7 @@ transitions). Scope and rules are the pages': ``selectors`` and ``rules``, never
 from contextlib import contextmanager
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -35,7 +36,7 @@ from .models import (
     TrioException,
 )
 from .rules import identities_hidden
-from .services import TRANSITION_NAMES, actions_for
+from .services import EDITABLE_STATES, TRANSITION_NAMES, actions_for
 
 API_PAGE_SIZE = 50
 
@@ -148,6 +149,11 @@ class DossierSerializer(serializers.Serializer):
     attested_at = serializers.DateTimeField(allow_null=True)
 
 
+class RcpChoiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class DossierDetailSerializer(DossierSerializer):
     """A dossier with its draft's content, its persons (none for whoever may not identify them) and the actions
     the requesting user may take now, each with what it still lacks."""
@@ -164,6 +170,18 @@ class DossierDetailSerializer(DossierSerializer):
     steps_done = serializers.ListField(child=serializers.CharField())
     persons = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
+    allowed_rcps = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Les RCP-FMG auxquelles le dossier peut être soumis (action submit, champ rcp), tant qu'il est "
+            "modifiable ; vide ensuite."
+        )
+    )
+
+    @extend_schema_field(RcpChoiceSerializer(many=True))
+    def get_allowed_rcps(self, dossier) -> list:
+        if dossier.status not in EDITABLE_STATES:
+            return []
+        return RcpChoiceSerializer(selectors.allowed_rcps(dossier.pre_indication_version), many=True).data
 
     @extend_schema_field(PersonSummarySerializer(many=True))
     def get_persons(self, dossier) -> list:

@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from people.models import RcpBody, User
 
@@ -125,12 +125,12 @@ IDENTITY_FIELDS = (
 
 
 # Neither message says whether the INS exists, nor anything the user did not type: identity vigilance.
-INS_REFUSED = _lazy(
+INS_REFUSED = gettext_lazy(
     "Cet INS ne peut pas être enregistré avec l'identité saisie. Vérifiez l'identité (pièce d'identité, "
     "téléservice INSi) et, en cas de doute, adressez-vous à la cellule d'identitovigilance de votre "
     "établissement."
 )
-SHARED_IDENTITY = _lazy(
+SHARED_IDENTITY = gettext_lazy(
     "Cette identité est déjà enregistrée et rattachée à d'autres prises en charge : elle ne se corrige pas "
     "depuis un dossier. Signalez la correction à la cellule d'identitovigilance de votre établissement."
 )

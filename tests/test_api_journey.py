@@ -19,10 +19,9 @@ from consent.demo import DEMO_SCAN
 from consent.models import ConsentRecord
 from labs.demo import minimal_pdf
 from labs.models import Report, Sample
-from people.models import Laboratory
+from people.models import Laboratory, RcpBody
 from people.services import issue_machine_token
 from pfmg.demo import DEMO_PASSWORD, demo_totp_code
-from prescriptions import selectors
 from prescriptions.models import Dossier, DossierEvent
 from prescriptions.rules import REFUSAL_MESSAGES
 from rcp.models import Decision, Meeting
@@ -253,7 +252,8 @@ def test_a_dossier_goes_from_a_draft_to_a_delivered_report_through_the_api_alone
 
     # Refusals on the draft: another prescriber and a laboratory do not know it, the national account sees
     # no dossier at all, the assistant may not submit.
-    rcp = selectors.allowed_rcps(Dossier.objects.get(reference=ref).pre_indication_version).first()
+    # The RCP-FMG the dossier may be submitted to, as the dossier's detail lists them while it is editable.
+    rcp = RcpBody.objects.get(pk=prescriber.get(url(ref)).json()["allowed_rcps"][0]["id"])
     refused(prescriber2, "get", url(ref), 404)
     refused(prescriber2, "patch", url(ref), 404, {"clinical_summary": "Intrus."})
     refused(lab_seqoia, "get", url(ref), 404)
