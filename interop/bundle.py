@@ -127,7 +127,7 @@ def dossier_for_export(user: User, reference: str) -> Dossier:
     """The dossier ``user`` may export, or Dossier.DoesNotExist: the API's scope
     (``selectors.dossier_by_reference``), and never a withdrawn dossier to its laboratory, which may not identify
     its persons (as the file downloads)."""
-    dossier = prescription_selectors.dossier_by_reference(user, reference)
+    dossier = prescription_selectors.dossier_by_reference(user, reference, whole=True)
     if identities_hidden.test(user, dossier):
         raise Dossier.DoesNotExist
     return dossier

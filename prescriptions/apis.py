@@ -337,11 +337,12 @@ class DossierViewSet(viewsets.GenericViewSet):
             dossiers = dossiers.filter(laboratory__code=laboratory)
         if query := request.query_params.get("q", "").strip():
             dossiers = dossiers.filter(selectors.dossier_search_q(user, query, scope))
-        # The page's keys first, then its rows with what they show: the eight joins of a row in the same query
+        # The page's keys first (and the status, which the state machine reads as it loads a dossier), then its
+        # rows with what they show: the eight joins of a row in the same query
         # as the scope's union pass PostgreSQL's join_collapse_limit, and it then joins every dossier of the
         # table before keeping the page's (90 ms at 10,000 dossiers instead of 1).
         page = keyset_page(
-            dossiers.only("pk", "updated_at"),
+            dossiers.only("pk", "updated_at", "status"),
             order=API_ORDER,
             cursor=request.query_params.get("cursor"),
             size=API_PAGE_SIZE,

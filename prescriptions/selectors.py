@@ -146,7 +146,7 @@ DETAIL_FOLDS = [
 ]
 
 
-def _detail(user: User, **lookup) -> Dossier:
+def _detail(user: User, folds: list[Fold] = DETAIL_FOLDS, **lookup) -> Dossier:
     if user.is_authenticated and "_memberships" not in user.__dict__:
         user.load_memberships()
     queryset = dossier_list(user).select_related(
@@ -154,7 +154,7 @@ def _detail(user: User, **lookup) -> Dossier:
         "suspected_diagnosis",
         "establishment__department__region",  # the laboratory's territory, the sample types of overseas
     )
-    return unfold(fold(queryset, DETAIL_FOLDS).get(**lookup), DETAIL_FOLDS)
+    return unfold(fold(queryset, folds).get(**lookup), folds)
 
 
 def dossier_detail(user: User, pk: int) -> Dossier:
@@ -163,9 +163,11 @@ def dossier_detail(user: User, pk: int) -> Dossier:
     return _detail(user, pk=pk)
 
 
-def dossier_by_reference(user: User, reference: str) -> Dossier:
-    """``dossier_detail`` by the dossier's reference, which the API and the FHIR export name it by."""
-    return _detail(user, reference=reference)
+def dossier_by_reference(user: User, reference: str, *, whole: bool = False) -> Dossier:
+    """``dossier_detail`` by the dossier's reference, which the API and the FHIR export name it by. ``whole``:
+    with the collections the other apps register for the dossier's page too (its decisions, samples,
+    consents…), for a reader of the whole dossier (the FHIR export)."""
+    return _detail(user, dossier_folds(DETAIL_FOLDS) if whole else DETAIL_FOLDS, reference=reference)
 
 
 # What the dossier page shows of the dossier's own collections, loaded with it (prescriptions.folding).

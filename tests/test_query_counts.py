@@ -102,7 +102,7 @@ def test_every_page_a_role_reaches_costs_at_most_15_queries(demo):
     cells = _page_cells(demo)
     assert len({name for name, _, _ in cells}) > 30  # the matrix's pages, not an empty list
     for name, role, url in cells:
-        count, sql, code = queries_of(demo.client(role), url)
+        count, sql, code = queries_of(demo.client(role, url), url)
         assert code < 500, f"{url} as {role}: HTTP {code}"
         print(f"{name} {role} {url}: {count}")
         if count > MAX_QUERIES:
@@ -217,12 +217,12 @@ def test_the_dossier_page_costs_the_same_whatever_the_dossier_holds(demo, key):
     url = reverse("dossier_detail", args=[dossier.pk])
     roles = [r for r in m.ROLES if m.sees(r, demo.fact(key)) and r not in m.MACHINES]  # machines: no pages
     assert {"prescriber", "coordinator"} <= set(roles)
-    before = {role: queries_of(demo.client(role), url)[0] for role in roles}
+    before = {role: queries_of(demo.client(role, url), url)[0] for role in roles}
     with transaction.atomic():
         _grow(dossier, demo.users["prescriber"])
         after = {}
         for role in roles:
-            count, sql, code = queries_of(demo.client(role), url)
+            count, sql, code = queries_of(demo.client(role, url), url)
             assert code == 200
             after[role] = count
         page = demo.client("prescriber").get(url).content.decode()
