@@ -32,10 +32,12 @@ def summary(demo, target: str) -> str:
     return f"/api/v1/dossiers/{demo.references[demo.pk(target)]}/summary/"
 
 
-def test_the_summary_of_a_submitted_dossier_is_a_recorded_download(demo):
+def test_the_summary_of_a_submitted_dossier_is_a_recorded_download(demo, django_assert_max_num_queries):
     url = summary(demo, "paris.submitted")
     for role in ("prescriber", "coordinator"):
-        response = api(demo, role, HTTP_ACCEPT="application/pdf").get(url)
+        # Within the query budget of every GET the matrix reaches (tests/test_query_counts.py), render included.
+        with django_assert_max_num_queries(15):
+            response = api(demo, role, HTTP_ACCEPT="application/pdf").get(url)
         assert response.status_code == 200, response.content
         assert response["Content-Type"] == "application/pdf"
         assert response["Cache-Control"] == "private, no-store"
