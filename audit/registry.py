@@ -234,6 +234,10 @@ ROUTES: dict[str, Route] = {
     "dossier-report-list": Route(dossier_by_reference),
     "dossier-report-download": Route(dossier_by_reference, **DOWNLOAD),
     "laboratory-queue-list": Route(listing),
+    "dossier-routing": Route(dossier_by_reference),
+    # a PDF checked against its signature, as the page: a known report is named only to whoever may see it
+    "report-verify": Route(listing),
+    "dossier-summary": Route(dossier_by_reference, **DOWNLOAD),
     "dossier-transition": Route(dossier_by_reference),
     "dossier-consent-list": Route(dossier_by_reference),
     "person-consent-record": Route(dossier_person_by_reference),

@@ -19,10 +19,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from people import auth
-from people.models import User
-from prescriptions.apis import TransitionErrorSerializer, dossier_for, refusals
+from people.models import Laboratory, User
+from prescriptions.apis import DossierDetailSerializer, TransitionErrorSerializer, dossier_for, refusals
 from prescriptions.models import Dossier
 from prescriptions.rules import REFUSAL_MESSAGES
 from prescriptions.services import TransitionNotPermitted, transition_dossier
@@ -494,6 +495,125 @@ class ReportViewSet(viewsets.GenericViewSet):
         with refusals():
             services.record_download(report=item, user=request.user)
         return _pdf(item.document.name, f"{dossier.reference}-compte-rendu-v{item.version}.pdf")
+
+
+# --- Routing and signature verification --------------------------------------------------------------------
+
+
+class RoutingOverrideSerializer(serializers.Serializer):
+    """The routing page's form: another laboratory (by code), and why."""
+
+    laboratory = serializers.CharField(max_length=30, help_text=_("Le laboratoire (son code)."))
+    reason = serializers.CharField(max_length=1000, help_text=_("Le motif de l'orientation."))
+
+    def validate_laboratory(self, code: str) -> Laboratory:
+        laboratory = Laboratory.objects.filter(code=code).first()
+        if laboratory is None:
+            raise serializers.ValidationError(_("Laboratoire inconnu : « %(code)s ».") % {"code": code})
+        return laboratory
+
+
+class RoutingView(APIView):
+    """``POST /api/v1/dossiers/{reference}/routing/``: the RCP-FMG's coordination or an administrator sends the
+    dossier to another laboratory, with a reason (``services.override_routing``), as on the routing page."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        request=RoutingOverrideSerializer,
+        responses={200: DossierDetailSerializer, **ERRORS},
+        description=(
+            "Override the dossier's laboratory (submitted, validated or finalised dossiers): the coordination of "
+            "its RCP-FMG or an administrator, with a reason. Answers the dossier."
+        ),
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        dossier = dossier_for(request, reference)
+        if not rules.may_override_routing.test(request.user, dossier):
+            raise PermissionDenied(_("Vous ne pouvez pas changer l'orientation de ce dossier."))
+        body = RoutingOverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals():
+            services.override_routing(
+                dossier=dossier,
+                actor=request.user,
+                laboratory=body.validated_data["laboratory"],
+                reason=body.validated_data["reason"],
+            )
+        dossier = dossier_for(request, reference)
+        return Response(DossierDetailSerializer(dossier, context={"request": request}).data)
+
+
+class VerifyReportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("Le compte rendu signé (PDF) ; il n'est pas conservé."))
+
+
+class KnownReportSerializer(serializers.Serializer):
+    reference = serializers.CharField(source="dossier.reference")
+    version = serializers.IntegerField()
+    signed_by = serializers.CharField(source="signed_by.username", allow_null=True, default=None)
+    signed_at = serializers.DateTimeField()
+
+
+class VerificationSerializer(serializers.Serializer):
+    """What the verification page shows: the verdict, the signer and the time, and the portal's report the
+    file is, only when the user may see that report (``selectors.signed_report_with_digest``)."""
+
+    ok = serializers.BooleanField(help_text=_("Signature valide et d'une autorité de confiance."))
+    signed = serializers.BooleanField()
+    intact = serializers.BooleanField()
+    covers_whole_file = serializers.BooleanField()
+    valid = serializers.BooleanField()
+    trusted = serializers.BooleanField()
+    subject = serializers.CharField(help_text=_("Le certificat du signataire."))
+    signer_name = serializers.CharField()
+    reason = serializers.CharField()
+    signed_at = serializers.DateTimeField(allow_null=True)
+    timestamped_at = serializers.DateTimeField(allow_null=True)
+    problems = serializers.ListField(child=serializers.CharField())
+    sha256 = serializers.CharField()
+    report = KnownReportSerializer(
+        allow_null=True,
+        help_text=_(
+            "Le compte rendu du portail que ce fichier est, s'il fait partie de ceux que vous voyez."
+        ),
+    )
+
+
+class VerifyErrorSerializer(serializers.Serializer):
+    file = serializers.ListField(child=serializers.CharField(), required=False)
+    detail = serializers.CharField(required=False)
+
+
+class VerifyReportView(APIView):
+    """``POST /api/v1/reports/verify/``: the verification page, for a program (multipart, field ``file``)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": VerifyReportSerializer},
+        responses={200: VerificationSerializer, 400: VerifyErrorSerializer},
+        description=(
+            "Check a PDF's PAdES signature (integrity, the laboratory's certificate, the signing time). The file "
+            "is not kept. `report` names the portal's report it is only to whoever may see that report."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        from .signing import verify_pdf
+
+        body = VerifyReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        uploaded = body.validated_data["file"]
+        try:
+            services.check_report_size(uploaded)
+        except services.LabActionRefused as exc:
+            raise ValidationError({"file": [str(exc)]}) from exc
+        result = verify_pdf(uploaded.read())
+        known = selectors.signed_report_with_digest(request.user, result.sha256)
+        data = {**result.__dict__, "ok": result.ok, "report": known}
+        response = Response(VerificationSerializer(data).data)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 # --- The laboratory queue ----------------------------------------------------------------------------------

@@ -6,13 +6,25 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from consent.apis import DossierConsentViewSet, PersonConsentViewSet, ResearchExportViewSet
-from labs.apis import LaboratoryQueueViewSet, ReportViewSet, SampleViewSet, ShipmentViewSet
+from labs.apis import (
+    LaboratoryQueueViewSet,
+    ReportViewSet,
+    RoutingView,
+    SampleViewSet,
+    ShipmentViewSet,
+    VerifyReportView,
+)
 from notifications.apis import NotificationViewSet
 from ontology.apis import HpoTermViewSet, OrphaDiseaseViewSet
 from people.apis import ApiTokenView
 from people.auth import admin_login
 from prescriptions.apis import DossierViewSet, PreIndicationViewSet
-from prescriptions.apis_drafting import DossierDocumentViewSet, DossierPersonViewSet, DossierPhenotypesView
+from prescriptions.apis_drafting import (
+    DossierDocumentViewSet,
+    DossierPersonViewSet,
+    DossierPhenotypesView,
+    PrescriptionSummaryView,
+)
 from rcp.apis import (
     DossierConclusionViewSet,
     DossierDecisionViewSet,
@@ -82,6 +94,17 @@ urlpatterns = [
         DossierPhenotypesView.as_view(),
         name="dossier-phenotypes",
     ),
+    re_path(
+        r"^api/v1/dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/summary/$",
+        PrescriptionSummaryView.as_view(),
+        name="dossier-summary",
+    ),
+    re_path(
+        r"^api/v1/dossiers/(?P<reference>[A-Za-z0-9-]{1,20})/routing/$",
+        RoutingView.as_view(),
+        name="dossier-routing",
+    ),
+    path("api/v1/reports/verify/", VerifyReportView.as_view(), name="report-verify"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script under the CSP; Swagger UI's icons

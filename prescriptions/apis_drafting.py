@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse
 from django.urls import reverse
@@ -45,6 +46,7 @@ from .forms import (
     SubmitForm,
 )
 from .models import Dossier, DossierPerson, PriorTest, Sex
+from .pdf import current_prescription_summary_path
 from .rules import REFUSAL_MESSAGES, TRANSITION_RULES, identities_hidden, may_edit_draft
 
 INDEX = DossierPerson.Relationship.INDEX
@@ -850,3 +852,34 @@ def submit_through_api(*, dossier: Dossier, actor, data: dict, request) -> None:
             ]
         )
     drafting.attest_and_submit(dossier=dossier, prescriber=actor, rcp=form.cleaned_data["rcp"])
+
+
+# --- The prescription summary -------------------------------------------------------------------------------
+
+
+class PrescriptionSummaryView(APIView):
+    """``GET /api/v1/dossiers/{reference}/summary/``: the prescription summary (PDF) of a submitted dossier, as
+    the dossier's page serves it (``pdf_views.prescription_summary_pdf``): to whoever may see the dossier, never
+    a draft's, never to the laboratory of a withdrawn dossier (404). Recorded as a download."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # Asked for by its type (``Accept: application/pdf``), the file is sent; a refusal is JSON all the same.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: REFUSAL},
+        description="The prescription summary (PDF) of a dossier once submitted, rendered afresh if outdated.",
+    )
+    def get(self, request: Request, reference: str) -> FileResponse:
+        dossier = dossier_for(request, reference)
+        if dossier.status == Dossier.Status.DRAFT:  # a draft is not a prescription yet
+            raise NotFound(_("Un brouillon n'a pas encore de bon de prescription."))
+        readable_identities(request, dossier)
+        response = FileResponse(
+            default_storage.open(current_prescription_summary_path(dossier), "rb"),
+            content_type="application/pdf",
+            as_attachment=True,
+            filename=f"{dossier.reference}-bon-de-prescription.pdf",
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response

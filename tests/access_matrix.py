@@ -614,6 +614,10 @@ def routing_body(demo: Demo, t: str, role: str) -> dict:
     return {"laboratory": Laboratory.objects.get(code="auragen").pk, "reason": "Réorientation."}
 
 
+def api_routing_body(demo: Demo, t: str, role: str) -> dict:
+    return {"laboratory": "auragen", "reason": "Réorientation."}
+
+
 def reception_body(demo: Demo, t: str, role: str) -> dict:
     from labs.models import Sample
 
@@ -1145,6 +1149,22 @@ ENTRIES: list[Entry] = [
         ("paris.report_signed", "lyon.report_delivered", "paris.closed")
         + ("paris.report_signed~lyon.report_delivered", "lyon.report_delivered~paris.closed"),
         get=scoped(),
+        file=True,
+    ),
+    # The routing, signature verification and prescription summary pages, through the API: the pages' rules.
+    Entry(
+        "dossier-routing",
+        dossier_reference,
+        post_targets=LAB_WRITES,
+        post=scoped(any_of(rcp_decider, is_admin)),
+        data=api_routing_body,
+    ),
+    Entry("report-verify", no_kwargs, post=lambda r, f: A.REFUSED),
+    Entry(
+        "dossier-summary",
+        dossier_reference,
+        ("paris.draft", "paris.submitted", "paris.withdrawn", "lyon.submitted", "lyon.withdrawn"),
+        get=scoped(view=lambda r, f: f.status != "draft"),
         file=True,
     ),
     Entry(
