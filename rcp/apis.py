@@ -3,7 +3,9 @@ on a dossier. Scope and rules are the pages' (``selectors``, ``rules``), every w
 is the service's own message (``RcpNotPermitted``: 403, any other ``RcpRefused``: 400).
 
 The decisions themselves are transitions of the dossier (``POST /api/v1/dossiers/{reference}/transitions/
-validate/``…): ``DecisionBodySerializer`` and ``decide`` are registered for them from ``RcpConfig.ready``."""
+validate/``…): ``DecisionBodySerializer`` and ``decide`` are registered for them from ``RcpConfig.ready``. A
+postponement changes no status: it is recorded with ``POST /api/v1/dossiers/{reference}/decisions/``
+(``kind=postpone``), as the decision screen records it."""
 
 from __future__ import annotations
 
