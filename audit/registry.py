@@ -258,12 +258,16 @@ ROUTES: dict[str, Route] = {
     "rcp-body-queue": Route(listing),
     "meeting-detail": Route(meeting),
     "meeting-agenda": Route(meeting),
+    "meeting-agenda-propose": Route(meeting),
     "meeting-agenda-item": Route(meeting_dossier),
     "meeting-attendance": Route(meeting),
     "meeting-minutes": Route(meeting, **DOWNLOAD),
     "dossier-decision-list": Route(dossier_by_reference),
     "dossier-sheet-entry-list": Route(dossier_by_reference),
     "dossier-conclusion-list": Route(dossier_by_reference),
+    "dossier-decision-corrections": Route(dossier_by_reference),
+    "dossier-sheet-entry-preparation": Route(dossier_by_reference),
+    "dossier-minutes-list": Route(dossier_by_reference, **DOWNLOAD),
     # admin pages outside the per-model rule that show patient data
     "admin:autocomplete": Route(listing, read=Action.ADMIN_VIEW, write=Action.ADMIN_CHANGE),
     "admin:auth_user_password_change": Route(

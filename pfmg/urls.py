@@ -28,6 +28,7 @@ from prescriptions.apis_drafting import (
 from rcp.apis import (
     DossierConclusionViewSet,
     DossierDecisionViewSet,
+    DossierMinutesViewSet,
     DossierSheetEntryViewSet,
     MeetingViewSet,
     RcpBodyViewSet,
@@ -74,6 +75,7 @@ router.register(
     DossierConclusionViewSet,
     basename="dossier-conclusion",
 )
+router.register(f"{DOSSIER_PREFIX}/minutes", DossierMinutesViewSet, basename="dossier-minutes")
 # The laboratory side (labs.apis): a dossier's samples, shipments and reports, and each laboratory's queue.
 router.register(f"{DOSSIER_PREFIX}/samples", SampleViewSet, basename="dossier-sample")
 router.register(f"{DOSSIER_PREFIX}/shipments", ShipmentViewSet, basename="dossier-shipment")

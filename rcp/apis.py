@@ -3,7 +3,9 @@ on a dossier. Scope and rules are the pages' (``selectors``, ``rules``), every w
 is the service's own message (``RcpNotPermitted``: 403, any other ``RcpRefused``: 400).
 
 The decisions themselves are transitions of the dossier (``POST /api/v1/dossiers/{reference}/transitions/
-validate/``…): ``DecisionBodySerializer`` and ``decide`` are registered for them from ``RcpConfig.ready``."""
+validate/``…): ``DecisionBodySerializer`` and ``decide`` are registered for them from ``RcpConfig.ready``. A
+postponement changes no status: it is recorded with ``POST /api/v1/dossiers/{reference}/decisions/``
+(``kind=postpone``), as the decision screen records it."""
 
 from __future__ import annotations
 
@@ -467,6 +469,25 @@ class MeetingViewSet(viewsets.GenericViewSet):
         return Response(_detail(request, _meeting(request, pk)))
 
     @extend_schema(
+        parameters=[MEETING_ID],
+        request=None,
+        responses={200: MeetingDetailSerializer, 400: BAD_REQUEST},
+        description=(
+            "Propose the agenda as the meeting's page does (its coordinator and deputies only): the dossiers "
+            "addressed to its RCP and awaiting this kind of meeting on no other agenda, the longest wait first, "
+            "after those already on it. Nothing waiting: the agenda as it was."
+        ),
+    )
+    # Named to sort before ``agenda_item``: the router orders actions by name, and ``agenda/{reference}/``
+    # (DELETE only) would otherwise take ``agenda/propose/`` first and answer 405.
+    @action(detail=True, methods=["post"], url_path="agenda/propose", url_name="agenda-propose")
+    def agenda_auto_propose(self, request: Request, pk: str) -> Response:
+        meeting = _meeting(request, pk, manage=True)
+        with refusals():
+            services.propose_agenda(meeting=meeting, actor=request.user)
+        return Response(_detail(request, _meeting(request, pk)))
+
+    @extend_schema(
         parameters=[MEETING_ID, REFERENCE],
         request=None,
         responses={204: None, 400: BAD_REQUEST},
@@ -565,12 +586,49 @@ class DecisionSerializer(serializers.Serializer):
         return decision.meeting.reference if decision.meeting_id else None
 
 
+class PostponeSerializer(serializers.Serializer):
+    """What the decision screen posts to postpone (``forms.DecisionForm`` with ``kind=postpone``)."""
+
+    kind = serializers.ChoiceField(
+        choices=[(Decision.Kind.POSTPONE, Decision.Kind.POSTPONE.label)],
+        help_text=gettext_lazy(
+            "Seul le report s'enregistre ici ; les autres décisions sont des transitions."
+        ),
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+    meeting = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PK,
+        help_text=gettext_lazy(
+            "La séance où le report est décidé ; par défaut, celle dont l'ordre du jour attend le dossier."
+        ),
+    )
+
+    def validate_meeting(self, pk: int) -> Meeting:
+        user, dossier = self.context["request"].user, self.context["dossier"]
+        meeting = selectors.meetings_visible_to(user).filter(pk=pk, rcp_id=dossier.rcp_id).first()
+        if meeting is None:
+            raise serializers.ValidationError(
+                _("Séance inconnue, ou d'une autre RCP-FMG que celle du dossier.")
+            )
+        return meeting
+
+
+class CorrectionBodySerializer(serializers.Serializer):
+    """What the correction form asks (``forms.CorrectionForm``)."""
+
+    text = serializers.CharField(max_length=4000)
+    reason = serializers.CharField(max_length=1000)
+
+
 class DossierDecisionViewSet(viewsets.GenericViewSet):
     """``/api/v1/dossiers/{reference}/decisions/``: the RCP's decisions on a dossier, oldest first, to whoever
     may see its RCP sheet (404 for anyone else)."""
 
     serializer_class = DecisionSerializer
     pagination_class = None
+    lookup_value_regex = PK_PATTERN
 
     def get_queryset(self):  # the schema generator's
         return Decision.objects.none()
@@ -580,10 +638,62 @@ class DossierDecisionViewSet(viewsets.GenericViewSet):
         responses={200: DecisionSerializer(many=True)},
     )
     def list(self, request: Request, reference: str) -> Response:
-        dossier = dossier_for(request, reference)
-        if not rules.may_view_sheet.test(request.user, dossier):
-            raise NotFound(_("Dossier inconnu ou hors de votre périmètre."))
+        dossier = _sheet_dossier(request, reference)
         return Response(DecisionSerializer(selectors.decisions_of(dossier), many=True).data)
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=PostponeSerializer,
+        responses={201: DecisionSerializer, 400: BAD_REQUEST, 403: FORBIDDEN, 409: TransitionErrorSerializer},
+        description=(
+            "Postpone the dossier to a later meeting, as the decision screen does: a decision recorded on the "
+            "meeting (the one given, or the one whose agenda awaits the dossier) that leaves the dossier "
+            "awaiting the RCP-FMG. The other decisions change the dossier's status: they are its transitions "
+            "(``validate``, ``reject``, ``request_more_info``)."
+        ),
+    )
+    def create(self, request: Request, reference: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        body = PostponeSerializer(data=request.data, context={"request": request, "dossier": dossier})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        meeting = data.get("meeting")
+        if meeting is None:
+            item = selectors.pending_item(dossier)
+            meeting = item.meeting if item else None
+        with refusals():
+            decision = services.record_decision(
+                dossier=dossier, kind=data["kind"], actor=request.user, reason=data["reason"], meeting=meeting
+            )
+        return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            REFERENCE,
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="La décision."),
+        ],
+        request=CorrectionBodySerializer,
+        responses={201: CorrectionSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
+        description=(
+            "Correct a recorded decision (the coordinator and deputies of the dossier's RCP): a new record with "
+            "its reason; the decision itself stays as it was recorded."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="corrections", url_name="corrections")
+    def corrections(self, request: Request, reference: str, pk: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        decision = (
+            Decision.objects.filter(dossier=dossier, pk=_pk(pk)).select_related("dossier", "meeting").first()
+        )
+        if decision is None:
+            raise NotFound(_("Décision inconnue sur ce dossier."))
+        body = CorrectionBodySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals():
+            correction = services.correct_decision(
+                decision=decision, actor=request.user, **body.validated_data
+            )
+        return Response(CorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
 
 
 class DecisionBodySerializer(serializers.Serializer):
@@ -660,6 +770,15 @@ class SheetEntryReadSerializer(SheetEntrySerializer):
     ready = serializers.BooleanField()
 
 
+class PreparationSerializer(serializers.Serializer):
+    """What the preparation form asks (``forms.PreparationForm``)."""
+
+    note = serializers.CharField(max_length=2000)
+    ready = serializers.BooleanField(
+        required=False, default=False, help_text=gettext_lazy("La fiche est prête pour la séance.")
+    )
+
+
 class DossierSheetEntryViewSet(viewsets.GenericViewSet):
     """``/api/v1/dossiers/{reference}/sheet-entries/``: the RCP sheet's entries, to whoever may see the sheet;
     its reviewers (members of the dossier's RCP) add corrections and additions while the dossier awaits the
@@ -691,6 +810,24 @@ class DossierSheetEntryViewSet(viewsets.GenericViewSet):
             entry = services.add_sheet_entry(
                 dossier=dossier, actor=request.user, kind=data["kind"], field=data["field"], text=data["text"]
             )
+        return Response(SheetEntryReadSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        request=PreparationSerializer,
+        responses={201: SheetEntryReadSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
+        description=(
+            "The prescribing side (the dossier's prescriber and their prescription assistants) prepares the sheet "
+            "for the meeting: a note, and whether the sheet is ready; until the RCP-FMG decides."
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="preparation", url_name="preparation")
+    def preparation(self, request: Request, reference: str) -> Response:
+        dossier = _sheet_dossier(request, reference)
+        body = PreparationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals():
+            entry = services.prepare_sheet(dossier=dossier, actor=request.user, **body.validated_data)
         return Response(SheetEntryReadSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -761,3 +898,35 @@ class DossierConclusionViewSet(viewsets.GenericViewSet):
                 family_recommendations=data["family_recommendations"],
             )
         return Response(ConclusionSerializer(conclusion).data, status=status.HTTP_201_CREATED)
+
+
+# --- The dossier's RCP minutes ---------------------------------------------------------------------------------
+
+
+class DossierMinutesViewSet(viewsets.GenericViewSet):
+    """``/api/v1/dossiers/{reference}/minutes/``: the dossier's RCP minutes (PDF), as its page gives them."""
+
+    pagination_class = None
+    renderer_classes = [JSONRenderer]  # the PDF is a file response; a refusal is JSON
+    content_negotiation_class = JsonRefusals
+
+    def get_queryset(self):  # the schema generator's
+        return Decision.objects.none()
+
+    @extend_schema(
+        parameters=[REFERENCE],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+        description=(
+            "The dossier's RCP minutes (PDF), to whoever may see the dossier and download them, once the RCP-FMG "
+            "has decided something on it (404 before, and for anyone else)."
+        ),
+    )
+    def list(self, request: Request, reference: str):
+        dossier = dossier_for(request, reference)
+        if not dossier.rcp_decisions.exists() or not rules.may_download_dossier_minutes.test(
+            request.user, dossier
+        ):
+            raise NotFound(_("Pas de compte rendu RCP pour ce dossier dans votre périmètre."))
+        return pdf.attachment(
+            pdf.current_dossier_minutes_path(dossier), f"{dossier.reference}-compte-rendu-rcp.pdf"
+        )

@@ -497,6 +497,14 @@ def with_decision(demo: Demo, t: str) -> dict:
     return {"pk": demo.pk(t), "decision_pk": decision.pk}
 
 
+def reference_with_decision(demo: Demo, t: str) -> dict:
+    """A dossier's reference and the first decision of ``demo.sub(t)`` (the API's decision under a dossier)."""
+    from rcp.models import Decision
+
+    decision = Decision.objects.filter(dossier_id=demo.pks[demo.sub(t)]).order_by("pk").first()
+    return {"reference": demo.references[demo.pk(t)], "pk": decision.pk}
+
+
 def rcp_of_meeting(demo: Demo, t: str) -> dict:
     """The RCP body of a meeting target (the API's ``rcp-bodies/{pk}/``)."""
     from rcp.models import Meeting
@@ -1080,6 +1088,7 @@ ENTRIES: list[Entry] = [
         data=body(date="2027-01-05", start_time="09:00", place="Ailleurs"),
     ),
     Entry("meeting-agenda", dossier_pk, MEETINGS, post=meeting_rule(rcp_decider), data=api_agenda_body),
+    Entry("meeting-agenda-propose", dossier_pk, MEETINGS, post=meeting_rule(rcp_decider)),
     Entry(
         "meeting-agenda-item",
         meeting_with_reference,
@@ -1096,7 +1105,37 @@ ENTRIES: list[Entry] = [
         data=api_attendance_body,
     ),
     Entry("meeting-minutes", dossier_pk, MEETINGS, get=meeting_rule(rcp_member), file=True),
-    Entry("dossier-decision-list", dossier_reference, DOSSIERS, get=scoped(view=sheet_view)),
+    Entry(
+        "dossier-decision-list",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        get=scoped(view=sheet_view),
+        post=scoped(lambda r, f: rcp_decider(r, f) and not prescribes(r, f), A.REFUSED, sheet_view),
+        data=body(kind="postpone", reason="Examen complémentaire attendu."),
+    ),
+    Entry(
+        "dossier-decision-corrections",
+        reference_with_decision,
+        (*DECIDED, "paris.finalised~lyon.report_delivered", "lyon.withdrawn~paris.withdrawn"),
+        post=scoped(rcp_decider, A.REFUSED, sheet_view),
+        data=body(text="Correction.", reason="Erreur de saisie."),
+    ),
+    Entry(
+        "dossier-sheet-entry-preparation",
+        dossier_reference,
+        DOSSIERS,
+        post_targets=WRITES,
+        post=scoped(prescribes, A.REFUSED, sheet_view),
+        data=body(note="Prête.", ready=True),
+    ),
+    Entry(
+        "dossier-minutes-list",
+        dossier_reference,
+        (*DECIDED, "paris.submitted"),  # a dossier without a decision has no minutes yet
+        get=scoped(view=lambda r, f: f.decided),
+        file=True,
+    ),
     Entry(
         "dossier-sheet-entry-list",
         dossier_reference,

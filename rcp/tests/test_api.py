@@ -443,3 +443,155 @@ def test_the_rcp_d_aval_concludes_on_a_delivered_report_once(demo):
     )
     assert waiting.status_code == 400
     assert "compte rendu transmis" in waiting.json()["detail"]
+
+
+# --- Postponing, correcting, preparing, proposing, the dossier's minutes ------------------------------------------
+
+
+def test_the_coordinator_postpones_a_dossier_at_its_meeting_as_the_decision_screen_records_it(
+    demo, unchanged
+):
+    client = api(demo, "coordinator")
+    meeting = schedule(demo)
+    target = reference(demo, "paris.submitted")
+    assert (
+        post(client, f"/api/v1/meetings/{meeting['id']}/agenda/", {"dossiers": [target]}).status_code == 200
+    )
+    url = f"/api/v1/dossiers/{target}/decisions/"
+    events = DossierEvent.objects.filter(dossier__reference=target).count()
+
+    postponed = post(client, url, {"kind": "postpone", "reason": "IRM attendue."})
+    assert postponed.status_code == 201, postponed.content
+    shown = postponed.json()
+    assert (shown["kind"], shown["meeting"], shown["recorded_by"]) == (
+        "postpone",
+        meeting["id"],
+        "coordinator",
+    )
+    # Not a transition: the dossier still awaits the RCP-FMG, no event on its timeline; the meeting's agenda
+    # shows the decision (as the page records it: rcp/tests/test_decisions.py).
+    decision = Decision.objects.get(dossier__reference=target)
+    assert (decision.kind, decision.reason, decision.meeting_id, decision.event) == (
+        "postpone",
+        "IRM attendue.",
+        meeting["id"],
+        None,
+    )
+    assert Dossier.objects.get(reference=target).status == "submitted"
+    assert DossierEvent.objects.filter(dossier__reference=target).count() == events
+    item = client.get(f"/api/v1/meetings/{meeting['id']}/").json()["agenda"][0]
+    assert [d["kind"] for d in item["decisions"]] == ["postpone"] and item["open"] is False
+
+
+def test_a_postponement_is_refused_as_the_decision_screen_refuses_it(demo, unchanged):
+    target = reference(demo, "paris.submitted")
+    url = f"/api/v1/dossiers/{target}/decisions/"
+    body = {"kind": "postpone", "reason": "IRM attendue."}
+    not_theirs = post(api(demo, "prescriber"), url, body)  # the dossier's prescriber, never its decider
+    assert not_theirs.status_code == 403
+    assert not_theirs.json()["detail"] == str(REFUSAL_MESSAGES["validate"])
+    assert post(api(demo, "prescriber2"), url, body).status_code == 404
+    transition = post(api(demo, "coordinator"), url, {"kind": "validate"})
+    assert transition.status_code == 400 and "kind" in transition.json()
+    elsewhere = post(api(demo, "coordinator"), url, {**body, "meeting": demo.pk("meeting.lyon")})
+    assert elsewhere.status_code == 400 and "meeting" in elsewhere.json()
+    decided = reference(demo, "paris.finalised")
+    late = post(api(demo, "coordinator"), f"/api/v1/dossiers/{decided}/decisions/", body)
+    assert late.status_code == 400 and "n'attend plus de décision" in late.json()["detail"]
+    assert unchanged()
+
+
+def test_a_decision_is_corrected_beside_it_by_the_rcps_organisers_only(demo):
+    target = reference(demo, "paris.finalised")
+    decision = Decision.objects.filter(dossier__reference=target).order_by("pk").first()
+    url = f"/api/v1/dossiers/{target}/decisions/{decision.pk}/corrections/"
+    body = {"text": "Variant de classe 4.", "reason": "Erreur de saisie."}
+    before = m.fingerprint()
+    assert post(api(demo, "counsellor"), url, body).status_code == 403  # a member, not an organiser
+    assert post(api(demo, "prescriber2"), url, body).status_code == 404
+    unreasoned = post(api(demo, "coordinator"), url, {"text": "Variant.", "reason": " "})
+    assert unreasoned.status_code == 400 and "reason" in unreasoned.json()
+    foreign = Decision.objects.exclude(dossier__reference=target).order_by("pk").first()
+    assert (
+        post(api(demo, "coordinator"), url.replace(str(decision.pk), str(foreign.pk)), body).status_code
+        == 404
+    )
+    assert m.changed_tables(before, m.fingerprint()) == []
+
+    corrected = post(api(demo, "coordinator"), url, body)
+    assert corrected.status_code == 201, corrected.content
+    assert (corrected.json()["text"], corrected.json()["recorded_by"]) == (
+        "Variant de classe 4.",
+        "coordinator",
+    )
+    kept = Decision.objects.get(pk=decision.pk)
+    assert (kept.kind, kept.reason) == (decision.kind, decision.reason)
+    listed = api(demo, "prescriber").get(f"/api/v1/dossiers/{target}/decisions/").json()
+    assert [
+        (c["text"], c["reason"]) for c in next(d for d in listed if d["id"] == decision.pk)["corrections"]
+    ][-1:] == [("Variant de classe 4.", "Erreur de saisie.")]
+
+
+def test_the_prescribing_side_prepares_the_sheet_until_the_rcp_decides(demo):
+    target = reference(demo, "paris.submitted")
+    url = f"/api/v1/dossiers/{target}/sheet-entries/preparation/"
+    before = m.fingerprint()
+    not_theirs = post(api(demo, "coordinator"), url, {"note": "Prête."})
+    assert not_theirs.status_code == 403
+    assert "Seuls le prescripteur du dossier" in not_theirs.json()["detail"]
+    assert post(api(demo, "prescriber2"), url, {"note": "Prête."}).status_code == 404
+    assert post(api(demo, "prescriber"), url, {"note": ""}).status_code == 400
+    decided = reference(demo, "paris.finalised")
+    late = post(
+        api(demo, "prescriber"), f"/api/v1/dossiers/{decided}/sheet-entries/preparation/", {"note": "x"}
+    )
+    assert late.status_code == 400 and "plus modifiable" in late.json()["detail"]
+    assert m.changed_tables(before, m.fingerprint()) == []
+
+    prepared = post(api(demo, "assistant"), url, {"note": "Arbre généalogique joint.", "ready": True})
+    assert prepared.status_code == 201, prepared.content
+    assert (prepared.json()["kind"], prepared.json()["ready"], prepared.json()["author"]) == (
+        "preparation",
+        True,
+        "assistant",
+    )
+    entries = api(demo, "coordinator").get(f"/api/v1/dossiers/{target}/sheet-entries/").json()
+    assert ("preparation", "Arbre généalogique joint.", True) in {
+        (e["kind"], e["text"], e["ready"]) for e in entries
+    }
+
+
+def test_the_organisers_have_the_agenda_proposed_longest_wait_first(demo):
+    meeting = schedule(demo)
+    url = f"/api/v1/meetings/{meeting['id']}/agenda/propose/"
+    before = m.fingerprint()
+    assert post(api(demo, "counsellor"), url).status_code == 404  # a member, not an organiser
+    assert post(api(demo, "prescriber"), url).status_code == 404
+    assert m.changed_tables(before, m.fingerprint()) == []
+
+    proposed = post(api(demo, "coordinator"), url)
+    assert proposed.status_code == 200, proposed.content
+    agenda = [i["reference"] for i in proposed.json()["agenda"]]
+    assert reference(demo, "paris.submitted") in agenda
+    assert agenda == list(
+        AgendaItem.objects.filter(meeting_id=meeting["id"])
+        .order_by("position")
+        .values_list("dossier__reference", flat=True)
+    )
+    assert {Dossier.objects.get(reference=r).rcp.name for r in agenda} == {PARIS_RCP}
+
+
+def test_the_dossiers_rcp_minutes_are_downloaded_once_decided_and_audited(demo):
+    target = reference(demo, "paris.finalised")
+    url = f"/api/v1/dossiers/{target}/minutes/"
+    minutes = api(demo, "prescriber").get(url)
+    assert minutes.status_code == 200 and minutes["Content-Type"] == "application/pdf"
+    assert b"".join(minutes.streaming_content).startswith(b"%PDF")
+    assert (
+        apps.get_model("audit", "AuditEntry")
+        .objects.filter(url_name="dossier-minutes-list", action="download", actor_username="prescriber")
+        .exists()
+    )
+    assert api(demo, "prescriber2").get(url).status_code == 404
+    undecided = api(demo, "prescriber").get(f"/api/v1/dossiers/{reference(demo, 'paris.submitted')}/minutes/")
+    assert undecided.status_code == 404 and "detail" in undecided.json()
