@@ -20,7 +20,9 @@ def test_a_transition_racing_another_change_answers_409_and_changes_nothing(refe
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's row locks between connections")
     seed_demo()
-    dossier = Dossier.objects.filter(prescriber__username="prescriber", status=Dossier.Status.SUBMITTED).first()
+    dossier = Dossier.objects.filter(
+        prescriber__username="prescriber", status=Dossier.Status.SUBMITTED
+    ).first()
     _token, clear = issue_api_token(user=User.objects.get(username="prescriber"))
     coordinator = User.objects.get(username="coordinator")
     locked, release = threading.Event(), threading.Event()
