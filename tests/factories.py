@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 
 import factory
+from django.utils import timezone
 
 from people import services as people_services
 from people.models import (
@@ -118,3 +119,11 @@ def dossier(
     if rcp is not False:
         choose_rcp(dossier=d, rcp=rcp or rcp_body())
     return d
+
+
+def paris_noon(days_ago: int) -> dt.datetime:
+    """Noon, Paris time, ``days_ago`` calendar days ago: a wait counted in calendar days (the RCP-FMG queue's) is
+    then the same whatever the hour a test runs at (late in the evening, or across a change of summer time,
+    "20 days ago" may fall on another Paris day)."""
+    day = timezone.localdate() - dt.timedelta(days=days_ago)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)))

@@ -161,7 +161,7 @@ def test_the_prescriber_records_each_persons_consent_and_an_objection_to_researc
     assert exported == {"index", "father"}
     assert family["mother"].pk not in {p.pk for p in selectors.research_cohort()}
     # And the API still shows the objection, now and on the dossier's consents page.
-    again = by_relationship(client.get(f"/api/v1/dossiers/{ref}/consents.json").json())
+    again = by_relationship(client.get(f"/api/v1/dossiers/{ref}/consents/").json())
     assert again["mother"]["consent"]["research_objection"] is True
 
 

@@ -220,8 +220,8 @@ def test_the_queue_is_oldest_first_with_days_waited_and_a_warning_past_the_thres
     rcp.wait_warning_days = 10
     rcp.save()
     old, recent = (f.dossier(prescriber_user=cast.prescriber, rcp=rcp) for _ in range(2))
-    walk(recent, ["submit"], cast, timezone.now() - dt.timedelta(days=3), dt.timedelta(hours=1))
-    walk(old, ["submit"], cast, timezone.now() - dt.timedelta(days=15), dt.timedelta(hours=1))
+    walk(recent, ["submit"], cast, f.paris_noon(days_ago=3), dt.timedelta(hours=1))
+    walk(old, ["submit"], cast, f.paris_noon(days_ago=15), dt.timedelta(hours=1))
     rows = selectors.with_waiting(selectors.queue(cast.coordinator))
     assert [d.pk for d in rows] == [old.pk, recent.pk]
     assert [(d.days_waited, d.overdue) for d in rows] == [(15, True), (3, False)]

@@ -26,9 +26,7 @@ def waiting(cast, rcp, days_ago: int) -> Dossier:
     """A dossier submitted ``days_ago`` (through the real services: status_since is the submission), at noon
     Paris time: a wait counted in calendar days is then the same whatever the hour the test runs at."""
     dossier = f.dossier(prescriber_user=cast.prescriber, rcp=rcp)
-    day = timezone.localdate() - dt.timedelta(days=days_ago)
-    noon = timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
-    walk(dossier, ["submit"], cast, noon, dt.timedelta(minutes=1))
+    walk(dossier, ["submit"], cast, f.paris_noon(days_ago), dt.timedelta(minutes=1))
     dossier.refresh_from_db()
     return dossier
 

@@ -27,19 +27,12 @@ def as_user(client, user):
     return client
 
 
-def paris_noon(days_ago: int) -> dt.datetime:
-    """Noon, Paris time, ``days_ago`` calendar days ago: a wait counted in calendar days is then the same whatever
-    the hour the test runs at (late in the evening, "20 days ago" may fall on the next Paris day)."""
-    day = timezone.localdate() - dt.timedelta(days=days_ago)
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)))
-
-
 def test_mes_rcp_lists_the_queue_oldest_first_with_the_wait_and_its_warning(client, cast, rcp):
     rcp.wait_warning_days = 10
     rcp.save()
     old, recent = (f.dossier(prescriber_user=cast.prescriber, rcp=rcp) for _ in range(2))
-    walk(old, ["submit"], cast, paris_noon(days_ago=20), dt.timedelta(hours=1))
-    walk(recent, ["submit"], cast, paris_noon(days_ago=2), dt.timedelta(hours=1))
+    walk(old, ["submit"], cast, f.paris_noon(days_ago=20), dt.timedelta(hours=1))
+    walk(recent, ["submit"], cast, f.paris_noon(days_ago=2), dt.timedelta(hours=1))
     page = as_user(client, cast.coordinator).get(reverse("rcp:home")).content.decode()
     assert "Mes RCP" in page
     assert page.index(old.reference) < page.index(recent.reference)
