@@ -12,7 +12,7 @@ from prescriptions.tests.test_api_dossiers import _slug
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_simultaneous_requests_with_one_key_act_once(reference_data):
     """Two copies of one POST at the same instant (a client retrying on a timeout while the first still runs):
     the second waits for the first on the key's unique index, then answers what the first answered."""

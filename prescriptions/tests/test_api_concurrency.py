@@ -15,7 +15,7 @@ from prescriptions.services import transition_dossier
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_transition_racing_another_change_answers_409_and_changes_nothing(reference_data):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's row locks between connections")
