@@ -1340,6 +1340,13 @@ def fingerprinted_tables() -> list[str]:
 _FINGERPRINT_SQL: str | None = None
 
 
+class Fingerprint(tuple):
+    """The tables' rows as ``fingerprint`` read them; on PostgreSQL also how many rows this transaction had written
+    in each (``own_writes``), so that ``changed_tables`` can tell this test's writes from another connection's."""
+
+    own_writes: dict[str, int] | None = None
+
+
 def fingerprint() -> tuple:
     """Row count and a hash of every row of the project's own tables (one query on PostgreSQL)."""
     global _FINGERPRINT_SQL
@@ -1354,7 +1361,14 @@ def fingerprint() -> tuple:
                     for t in fingerprinted_tables()
                 )
             cursor.execute(_FINGERPRINT_SQL)
-            return tuple(cursor.fetchall())
+            result = Fingerprint(cursor.fetchall())
+            cursor.execute(
+                "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+                " WHERE relname = ANY(%s)",
+                [fingerprinted_tables()],
+            )
+            result.own_writes = dict(cursor.fetchall())
+            return result
         rows = []
         for t in fingerprinted_tables():
             cursor.execute(f"SELECT * FROM {qn(t)}")  # noqa: S608 - table names from the app registry
@@ -1381,7 +1395,15 @@ _NEVER_EQUAL = itertools.count()
 
 
 def changed_tables(before: tuple, after: tuple) -> list[str]:
-    return [b[0] for b, a in zip(before, after, strict=True) if b != a]
+    """The tables whose rows differ between two fingerprints. On PostgreSQL, only those this transaction wrote
+    to in between: a row another connection committed meanwhile (a process left by an earlier test of the
+    suite) is not the doing of the request under test."""
+    mine_before = getattr(before, "own_writes", None)
+    mine_after = getattr(after, "own_writes", None)
+    changed = [b[0] for b, a in zip(before, after, strict=True) if b != a]
+    if mine_before is None or mine_after is None:
+        return changed
+    return [t for t in changed if mine_before.get(t, 0) != mine_after.get(t, 0)]
 
 
 # --- Running a cell -----------------------------------------------------------------------------------------
@@ -1512,7 +1534,7 @@ def run(demo: Demo, cell: Cell, url: str, want: Outcome, entry: Entry | None = N
         if want in (A.NO_IDENTITY, A.ALLOW) and response.status_code == 200 and not response.streaming:
             text = response.content.decode(errors="replace")
         problem = _judge(demo, cell, url, want, response, text, entry)
-        if problem is None and watch and before != after:
+        if problem is None and watch and before != after and changed_tables(before, after):
             problem = f"a refused POST changed {', '.join(changed_tables(before, after))} (HTTP {response.status_code})"
         if problem is None and entry is not None and entry.lists and text:
             leaks = _leaks(demo, cell.role, text, references=entry.lists == "references")
