@@ -586,7 +586,21 @@ class DecisionSerializer(serializers.Serializer):
         return decision.meeting.reference if decision.meeting_id else None
 
 
-class PostponeSerializer(serializers.Serializer):
+class MeetingOfTheDossier:
+    """A body's ``meeting``: one of the dossier's RCP-FMG that the user may see (a decision and a postponement
+    are recorded on it)."""
+
+    def validate_meeting(self, pk: int) -> Meeting:
+        user, dossier = self.context["request"].user, self.context["dossier"]
+        meeting = selectors.meetings_visible_to(user).filter(pk=pk, rcp_id=dossier.rcp_id).first()
+        if meeting is None:
+            raise serializers.ValidationError(
+                _("Séance inconnue, ou d'une autre RCP-FMG que celle du dossier.")
+            )
+        return meeting
+
+
+class PostponeSerializer(MeetingOfTheDossier, serializers.Serializer):
     """What the decision screen posts to postpone (``forms.DecisionForm`` with ``kind=postpone``)."""
 
     kind = serializers.ChoiceField(
@@ -604,15 +618,6 @@ class PostponeSerializer(serializers.Serializer):
             "La séance où le report est décidé ; par défaut, celle dont l'ordre du jour attend le dossier."
         ),
     )
-
-    def validate_meeting(self, pk: int) -> Meeting:
-        user, dossier = self.context["request"].user, self.context["dossier"]
-        meeting = selectors.meetings_visible_to(user).filter(pk=pk, rcp_id=dossier.rcp_id).first()
-        if meeting is None:
-            raise serializers.ValidationError(
-                _("Séance inconnue, ou d'une autre RCP-FMG que celle du dossier.")
-            )
-        return meeting
 
 
 class CorrectionBodySerializer(serializers.Serializer):
@@ -696,7 +701,7 @@ class DossierDecisionViewSet(viewsets.GenericViewSet):
         return Response(CorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
 
 
-class DecisionBodySerializer(serializers.Serializer):
+class DecisionBodySerializer(MeetingOfTheDossier, serializers.Serializer):
     """What the decision screen asks (``forms.DecisionForm`` and the meeting it is recorded on)."""
 
     reason = serializers.CharField(
@@ -716,15 +721,6 @@ class DecisionBodySerializer(serializers.Serializer):
             "La séance où la décision est prise ; par défaut, celle dont l'ordre du jour attend le dossier."
         ),
     )
-
-    def validate_meeting(self, pk: int) -> Meeting:
-        user, dossier = self.context["request"].user, self.context["dossier"]
-        meeting = selectors.meetings_visible_to(user).filter(pk=pk, rcp_id=dossier.rcp_id).first()
-        if meeting is None:
-            raise serializers.ValidationError(
-                _("Séance inconnue, ou d'une autre RCP-FMG que celle du dossier.")
-            )
-        return meeting
 
 
 def decide(*, dossier: Dossier, actor, data: dict, request) -> None:
